@@ -1,0 +1,30 @@
+# Two commands do all the setup: `make report` (run the whole course into
+# reports/) and `make test`. Each creates or reuses .venv and installs cnnlib.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PROFILE ?= full
+
+.PHONY: report test lab doctor clean-reports
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+report: $(STAMP)  ## execute every notebook into reports/ (PROFILE=full by default)
+	$(PY) -m cnnlib run --profile $(PROFILE) --out reports/
+
+test: $(STAMP)    ## unit tests, every notebook under papermill (smoke), nbval on committed outputs
+	CNNLIB_PROFILE=smoke $(PY) -m pytest $(PYTEST_ARGS)
+
+lab: $(STAMP)     ## open the course in JupyterLab
+	$(VENV)/bin/jupyter lab notebooks/
+
+doctor: $(STAMP)  ## preflight check of Python, TensorFlow, the kernel and the datasets
+	$(PY) -m cnnlib doctor
+
+clean-reports:
+	rm -rf reports/

@@ -1,0 +1,231 @@
+"""Notebooks as reproducible reports.
+
+Inside a notebook, ``record(test_accuracy=..., fit_seconds=...)`` stores figures for
+the report. Outside, ``run_notebooks`` (behind ``python -m cnnlib run``) executes
+notebooks with papermill, one subprocess each with a time limit, then writes for
+each: the executed ``.ipynb``, an ``.html`` page (nbconvert) and a ``.metrics.json``
+holding the recorded figures, the parameters, package versions, dataset checksums
+and the git commit. ``summary.md`` tabulates them all.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+from . import profiles
+
+METRICS_ENV = "CNNLIB_METRICS_FILE"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+DEFAULT_TIMEOUT = {"smoke": 300, "full": 1800}
+VERSIONED = ("tensorflow", "keras", "numpy", "scikit-learn", "matplotlib", "papermill", "nbconvert")
+
+
+def _clean(value):
+    """JSON-safe copy of a metric value (NumPy scalars and arrays become Python ones)."""
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def record(**metrics) -> None:
+    """Record figures for this notebook's report (merged into its metrics JSON).
+
+    Values may be numbers, strings, lists or dicts (NumPy values are converted).
+    Outside ``python -m cnnlib run`` (no ``$CNNLIB_METRICS_FILE``) this stores nothing.
+    """
+    path = os.environ.get(METRICS_ENV)
+    if not path:
+        return
+    path = Path(path)
+    current = json.loads(path.read_text()) if path.exists() else {}
+    current.update({k: _clean(v) for k, v in metrics.items()})
+    path.write_text(json.dumps(current, indent=2, sort_keys=True))
+
+
+# --------------------------------------------------------------------------- runner
+def package_versions() -> dict:
+    out = {"python": platform.python_version()}
+    for name in VERSIONED:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def git_commit() -> str | None:
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True,
+                             text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=REPO_ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (sha + ("-dirty" if dirty else "")) if sha else None
+
+
+def list_notebooks() -> list[Path]:
+    """The course notebooks, in learning order."""
+    return sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+
+
+def _resolve_notebook(name: str) -> Path:
+    p = Path(name)
+    for cand in (p, NOTEBOOK_DIR / p, NOTEBOOK_DIR / f"{p.name}.ipynb"):
+        if cand.is_file():
+            return cand.resolve()
+    matches = [nb for nb in list_notebooks() if nb.stem.startswith(p.stem)]
+    if len(matches) == 1:
+        return matches[0]
+    raise FileNotFoundError(f"No notebook {name!r}. Known: {[nb.name for nb in list_notebooks()]}")
+
+
+def _error_summary(executed: Path, stderr: str) -> str:
+    """The exception a failed notebook stopped on, from its saved outputs or papermill's log."""
+    try:
+        nb = json.loads(executed.read_text())
+        for i, cell in enumerate(nb["cells"]):
+            for out in cell.get("outputs", []):
+                if out.get("output_type") == "error":
+                    return f"cell {i}: {out['ename']}: {out['evalue']}"[:600]
+    except (OSError, ValueError, KeyError):
+        pass
+    tail = [ln for ln in stderr.strip().splitlines() if ln.strip()][-3:]
+    return " | ".join(tail)[:600] or "no error output"
+
+
+def _to_html(executed: Path, html: Path) -> None:
+    from nbconvert import HTMLExporter
+    body, _ = HTMLExporter().from_filename(str(executed))
+    html.write_text(body, encoding="utf-8")
+
+
+def run_notebook(notebook: str | os.PathLike, *, profile: str, out: str | os.PathLike,
+                 timeout: float | None = None, fingerprints: dict | None = None) -> dict:
+    """Execute one notebook into ``out`` and return its metrics record (also written
+    to ``out/NAME.metrics.json``). Never raises for a failing notebook: the record's
+    ``status`` is 'ok', 'failed' or 'timeout', and ``error`` says why."""
+    if profile not in profiles.PROFILES:
+        profiles.resolve(profile)  # raises ProfileError naming the valid profiles
+    nb = _resolve_notebook(str(notebook))
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    executed, html = out / nb.name, out / f"{nb.stem}.html"
+    metrics_path = out / f"{nb.stem}.metrics.json"
+    recorded_path = out / f".{nb.stem}.recorded.json"
+    recorded_path.unlink(missing_ok=True)
+    timeout = timeout or DEFAULT_TIMEOUT[profile]
+    env = dict(os.environ, CNNLIB_PROFILE=profile, **{METRICS_ENV: str(recorded_path.resolve())})
+    cmd = [sys.executable, "-m", "papermill", str(nb), str(executed), "-p", "PROFILE", profile,
+           "--cwd", str(nb.parent), "--no-progress-bar", "--log-level", "WARNING"]
+    started = datetime.now(timezone.utc)
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        _, stderr = proc.communicate(timeout=timeout)
+        status = "ok" if proc.returncode == 0 else "failed"
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # papermill and its kernel
+        _, stderr = proc.communicate()
+        status = "timeout"
+    seconds = time.perf_counter() - t0
+    record_ = {
+        "notebook": nb.name,
+        "profile": profile,
+        "status": status,
+        "seconds": round(seconds, 1),
+        "started_at": started.isoformat(timespec="seconds"),
+        "parameters": {"PROFILE": profile},
+        "metrics": json.loads(recorded_path.read_text()) if recorded_path.exists() else {},
+        "versions": package_versions(),
+        "git_commit": git_commit(),
+        "platform": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
+        "datasets": fingerprints if fingerprints is not None else {},
+    }
+    recorded_path.unlink(missing_ok=True)
+    if status == "timeout":
+        record_["error"] = f"stopped after the {timeout:.0f} s limit"
+    elif status == "failed":
+        record_["error"] = _error_summary(executed, stderr)
+    if executed.exists():
+        try:
+            _to_html(executed, html)
+        except Exception as exc:  # noqa: BLE001 - a report without HTML is still a report
+            record_["html_error"] = str(exc)
+    metrics_path.write_text(json.dumps(record_, indent=2, sort_keys=True))
+    return record_
+
+
+def dataset_fingerprints() -> dict:
+    """sha256 fingerprints of every dataset found locally (see datasets.fingerprint)."""
+    from . import datasets
+    return {name: datasets.fingerprint(name) for name in ("mnist", "cifar10", "blood_cells")}
+
+
+def _headline(metrics: dict) -> str:
+    keys = [k for k in metrics if any(w in k for w in ("accuracy", "seconds"))][:4]
+    parts = []
+    for k in keys:
+        v = metrics[k]
+        parts.append(f"{k}={v:.4g}" if isinstance(v, (int, float)) else f"{k}={v}")
+    return ", ".join(parts)
+
+
+def write_summary(records: list[dict], out: Path) -> Path:
+    lines = ["# Course report", "",
+             f"Profile: **{records[0]['profile']}** · commit `{records[0]['git_commit']}` · "
+             f"{records[0]['platform']} · TensorFlow {records[0]['versions'].get('tensorflow')}", "",
+             "| notebook | status | seconds | key metrics | report |",
+             "| --- | --- | ---: | --- | --- |"]
+    for r in records:
+        stem = Path(r["notebook"]).stem
+        lines.append(f"| {r['notebook']} | {r['status']} | {r['seconds']:.1f} | "
+                     f"{_headline(r['metrics'])} | [{stem}.html]({stem}.html) |")
+    failed = [r for r in records if r["status"] != "ok"]
+    if failed:
+        lines += ["", "## Failures", ""] + [f"- {r['notebook']}: {r.get('error')}" for r in failed]
+    path = out / "summary.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def run_notebooks(notebooks: list | None, *, profile: str, out: str | os.PathLike,
+                  timeout: float | None = None) -> list[dict]:
+    """Run ``notebooks`` (default: all, in order), printing progress, and write
+    ``out/summary.md``. Returns the metrics records."""
+    if profile not in profiles.PROFILES:
+        profiles.resolve(profile)  # raises ProfileError naming the valid profiles
+    paths = [_resolve_notebook(str(n)) for n in notebooks] if notebooks else list_notebooks()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"Running {len(paths)} notebook(s), profile {profile!r}, into {out}/", flush=True)
+    prints = dataset_fingerprints()
+    records = []
+    for i, nb in enumerate(paths, 1):
+        print(f"[{i}/{len(paths)}] {nb.name} ...", end=" ", flush=True)
+        r = run_notebook(nb, profile=profile, out=out, timeout=timeout, fingerprints=prints)
+        records.append(r)
+        msg = f"{r['status']} in {r['seconds']:.1f} s"
+        if r["status"] != "ok":
+            msg += f"\n    {r.get('error')}\n    see {out / nb.name}"
+        print(msg, flush=True)
+    summary = write_summary(records, out)
+    print(f"Summary: {summary}", flush=True)
+    return records
