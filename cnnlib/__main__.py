@@ -1,4 +1,4 @@
-"""Command line: ``python -m cnnlib {run,doctor} ...``."""
+"""Command line: ``python -m cnnlib {run,doctor,train,predict} ...``."""
 from __future__ import annotations
 
 import argparse
@@ -8,7 +8,7 @@ import sys
 def _cmd_run(args) -> int:
     from . import report
     records = report.run_notebooks(args.notebooks or None, profile=args.profile, out=args.out,
-                                   timeout=args.timeout)
+                                   timeout=args.timeout, save=args.save_outputs)
     failed = [r for r in records if r["status"] != "ok"]
     if failed:
         print(f"\n{len(failed)} of {len(records)} notebook(s) did not finish: "
@@ -22,6 +22,44 @@ def _cmd_doctor(args) -> int:
     return doctor.main()
 
 
+def _cmd_train(args) -> int:
+    from . import classify
+    report = classify.train(args.data_dir, args.out, image_size=tuple(args.image_size),
+                            epochs=args.epochs, batch_size=args.batch_size, val_split=args.val_split,
+                            test_dir=args.test_dir, seed=args.seed)
+    print(report.text())
+    return 0
+
+
+def _cmd_predict(args) -> int:
+    import pandas as pd
+    from . import classify
+    frame = classify.predict(args.model, args.images)
+    with pd.option_context("display.float_format", "{:.3f}".format, "display.width", 120):
+        print(frame.to_string())
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 0 and below 1 (e.g. 0.2)")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cnnlib", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -32,15 +70,45 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default="reports", help="output folder (default: reports/)")
     run.add_argument("--timeout", type=float, default=None,
                      help="seconds allowed per notebook (default: 300 smoke, 1800 full)")
+    run.add_argument("--save-outputs", action="store_true",
+                     help="maintainers: write each executed notebook back into notebooks/ "
+                          "(commit real-run outputs)")
     run.set_defaults(func=_cmd_run)
 
     doc = sub.add_parser("doctor", help="check Python, TensorFlow, the Jupyter kernel and the datasets")
     doc.set_defaults(func=_cmd_doctor)
+
+    tr = sub.add_parser("train", help="train a classifier on a folder-per-class image dataset")
+    tr.add_argument("data_dir", help="folder with one sub-folder of images per class")
+    tr.add_argument("--out", required=True, help="model file to write, ending in .keras")
+    tr.add_argument("--image-size", nargs=2, type=_positive_int, default=[120, 160],
+                    metavar=("H", "W"), help="resize every image to H x W (default: 120 160)")
+    tr.add_argument("--epochs", type=_positive_int, default=10, help="default: 10")
+    tr.add_argument("--batch-size", type=_positive_int, default=32, help="default: 32")
+    tr.add_argument("--val-split", type=_fraction, default=0.2,
+                    help="fraction of DATA_DIR held out at random for validation (default: 0.2)")
+    tr.add_argument("--test-dir", default=None,
+                    help="a separate folder (same class folders) to score the final report on")
+    tr.add_argument("--seed", type=int, default=0, help="default: 0")
+    tr.set_defaults(func=_cmd_train)
+
+    pr = sub.add_parser("predict", help="print class probabilities of images with a trained model")
+    pr.add_argument("model", help="a .keras file written by `train`")
+    pr.add_argument("images", nargs="+", help="image files")
+    pr.set_defaults(func=_cmd_predict)
     return parser
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command in ("train", "predict"):
+        from .errors import CnnlibError
+        try:
+            return args.func(args)
+        except (CnnlibError, ValueError, FileNotFoundError) as exc:
+            print(f"{parser.prog} {args.command}: error: {exc}", file=sys.stderr)
+            return 2
     return args.func(args)
 
 

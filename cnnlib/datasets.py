@@ -306,12 +306,15 @@ def load_mnist(*, download: bool = True) -> ImageDataset:
 # --------------------------------------------------------------------------- CIFAR-10
 class _NumpyOnlyUnpickler(pickle.Unpickler):
     """Unpickles plain containers and NumPy arrays; refuses every other global."""
-    _ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"),
+    _ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
                 ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct")}
 
     def find_class(self, module, name):
         if (module, name) not in self._ALLOWED:
             raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a dataset file")
+        if module == "_codecs":  # protocol-2 pickles made by Python 3 store bytes this way
+            import codecs
+            return codecs.encode
         if name == "_reconstruct":
             return np.ndarray.__reduce__(np.zeros(1))[0]  # numpy's own _reconstruct
         return getattr(np, name)

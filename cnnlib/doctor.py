@@ -26,7 +26,8 @@ def _python() -> Check:
 
 def _tensorflow() -> list[Check]:
     try:
-        import tensorflow as tf
+        from . import import_tensorflow_quietly
+        tf = import_tensorflow_quietly()
         import keras
     except Exception as exc:  # noqa: BLE001 - any import failure is the finding
         return [Check("TensorFlow", False, f"cannot import ({exc}). Fix: make test (or pip install -e .)")]

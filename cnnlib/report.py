@@ -173,6 +173,21 @@ def run_notebook(notebook: str | os.PathLike, *, profile: str, out: str | os.Pat
     return record_
 
 
+def save_outputs(executed: str | os.PathLike, notebook: str | os.PathLike) -> None:
+    """Copy an executed notebook's outputs back over the source notebook, for committing
+    real-run outputs: papermill's injected-parameters cell and run metadata are dropped,
+    so the source keeps its own ``parameters`` cell and default profile."""
+    import nbformat
+    nb = nbformat.read(str(executed), as_version=4)
+    nb.cells = [c for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
+    nb.metadata.pop("papermill", None)
+    for cell in nb.cells:
+        cell.metadata.pop("papermill", None)
+        if cell.cell_type == "code":
+            cell.metadata.pop("execution", None)
+    nbformat.write(nb, str(notebook))
+
+
 def dataset_fingerprints() -> dict:
     """sha256 fingerprints of every dataset found locally (see datasets.fingerprint)."""
     from . import datasets
@@ -207,9 +222,10 @@ def write_summary(records: list[dict], out: Path) -> Path:
 
 
 def run_notebooks(notebooks: list | None, *, profile: str, out: str | os.PathLike,
-                  timeout: float | None = None) -> list[dict]:
+                  timeout: float | None = None, save: bool = False) -> list[dict]:
     """Run ``notebooks`` (default: all, in order), printing progress, and write
-    ``out/summary.md``. Returns the metrics records."""
+    ``out/summary.md``. Returns the metrics records. With ``save``, each notebook that
+    finished is written back over its source with its new outputs (see save_outputs)."""
     if profile not in profiles.PROFILES:
         profiles.resolve(profile)  # raises ProfileError naming the valid profiles
     paths = [_resolve_notebook(str(n)) for n in notebooks] if notebooks else list_notebooks()
@@ -222,6 +238,8 @@ def run_notebooks(notebooks: list | None, *, profile: str, out: str | os.PathLik
         print(f"[{i}/{len(paths)}] {nb.name} ...", end=" ", flush=True)
         r = run_notebook(nb, profile=profile, out=out, timeout=timeout, fingerprints=prints)
         records.append(r)
+        if save and r["status"] == "ok":
+            save_outputs(out / nb.name, nb)
         msg = f"{r['status']} in {r['seconds']:.1f} s"
         if r["status"] != "ok":
             msg += f"\n    {r.get('error')}\n    see {out / nb.name}"

@@ -1,0 +1,104 @@
+"""The notebook runner (python -m cnnlib run) on tiny generated notebooks."""
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+
+from cnnlib import report
+from cnnlib.__main__ import main
+from cnnlib.errors import ProfileError
+
+
+def make_notebook(path, body: str):
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('PROFILE = "full"')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [nbformat.v4.new_markdown_cell("# tiny"), params, nbformat.v4.new_code_cell(body)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, str(path))
+    return path
+
+
+OK_BODY = ("from cnnlib import report, profiles\n"
+           "P = profiles.resolve(PROFILE)\n"
+           "report.record(test_accuracy=0.5 if P == 'smoke' else 0.9, seen_profile=P)\n"
+           "print('done', P)")
+
+
+@pytest.fixture
+def ok_nb(tmp_path):
+    return make_notebook(tmp_path / "10_tiny.ipynb", OK_BODY)
+
+
+def test_run_writes_ipynb_html_metrics(ok_nb, tmp_path):
+    out = tmp_path / "reports"
+    rec = report.run_notebook(ok_nb, profile="smoke", out=out, fingerprints={"mnist": None})
+    assert rec["status"] == "ok", rec
+    assert rec["metrics"] == {"test_accuracy": 0.5, "seen_profile": "smoke"}
+    saved = json.loads((out / "10_tiny.metrics.json").read_text())
+    assert saved["parameters"] == {"PROFILE": "smoke"}
+    assert saved["versions"]["python"] and "tensorflow" in saved["versions"]
+    assert "git_commit" in saved and saved["datasets"] == {"mnist": None}
+    html = (out / "10_tiny.html").read_text()
+    assert "done smoke" in html
+    executed = nbformat.read(str(out / "10_tiny.ipynb"), as_version=4)
+    assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
+    assert not list(out.glob(".*recorded*"))
+
+
+def test_failing_notebook_is_reported_and_cli_exits_nonzero(tmp_path, capsys):
+    bad = make_notebook(tmp_path / "11_bad.ipynb", "raise ValueError('the data is missing')")
+    code = main(["run", str(bad), "--profile", "smoke", "--out", str(tmp_path / "r")])
+    assert code == 1
+    rec = json.loads((tmp_path / "r" / "11_bad.metrics.json").read_text())
+    assert rec["status"] == "failed"
+    assert "ValueError: the data is missing" in rec["error"]
+    captured = capsys.readouterr()
+    assert "11_bad.ipynb (failed)" in captured.err and "ValueError" in captured.out
+    summary = (tmp_path / "r" / "summary.md").read_text()
+    assert "| 11_bad.ipynb | failed |" in summary and "## Failures" in summary
+
+
+def test_timeout_kills_the_notebook(tmp_path):
+    slow = make_notebook(tmp_path / "12_slow.ipynb", "import time\ntime.sleep(60)")
+    rec = report.run_notebook(slow, profile="smoke", out=tmp_path / "r", timeout=8, fingerprints={})
+    assert rec["status"] == "timeout" and rec["seconds"] < 40
+    assert "8 s limit" in rec["error"]
+
+
+def test_unknown_profile_is_rejected(ok_nb, tmp_path):
+    with pytest.raises(ProfileError, match="smoke"):
+        report.run_notebook(ok_nb, profile="fast", out=tmp_path)
+    with pytest.raises(SystemExit) as err:
+        main(["run", str(ok_nb), "--profile", "fast"])
+    assert err.value.code == 2
+
+
+def test_unknown_notebook_lists_known_ones(tmp_path):
+    with pytest.raises(FileNotFoundError, match="Known"):
+        report.run_notebook("99_nope", profile="smoke", out=tmp_path)
+
+
+def test_summary_and_save_outputs(ok_nb, tmp_path):
+    recs = [report.run_notebook(ok_nb, profile="full", out=tmp_path / "r", fingerprints={})]
+    text = report.write_summary(recs, tmp_path / "r").read_text()
+    assert "| 10_tiny.ipynb | ok |" in text and "test_accuracy=0.9" in text
+    report.save_outputs(tmp_path / "r" / "10_tiny.ipynb", ok_nb)
+    saved = nbformat.read(str(ok_nb), as_version=4)
+    assert [c.metadata.get("tags", []) for c in saved.cells if c.cell_type == "code"][0] == ["parameters"]
+    assert not any("injected-parameters" in c.metadata.get("tags", []) for c in saved.cells)
+    assert "papermill" not in saved.metadata
+    assert "done full" in saved.cells[-1].outputs[0]["text"]
+
+
+def test_record_without_runner_stores_nothing(monkeypatch, tmp_path):
+    monkeypatch.delenv(report.METRICS_ENV, raising=False)
+    assert report.record(a=1) is None
+    target = tmp_path / "m.json"
+    monkeypatch.setenv(report.METRICS_ENV, str(target))
+    import numpy as np
+    report.record(acc=np.float32(0.25), curve=np.arange(3), bad=float("nan"))
+    report.record(more=1)
+    assert json.loads(target.read_text()) == {"acc": 0.25, "curve": [0, 1, 2], "bad": None, "more": 1}
