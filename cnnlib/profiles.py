@@ -21,15 +21,20 @@ PROFILES = ("smoke", "full")
 ENV_VAR = "CNNLIB_PROFILE"
 
 
-def resolve(profile: str) -> str:
-    """The profile in force: ``$CNNLIB_PROFILE`` if set, else ``profile``. Validated."""
-    chosen = os.environ.get(ENV_VAR) or profile
-    if chosen not in PROFILES:
-        source = f"${ENV_VAR}" if os.environ.get(ENV_VAR) else "PROFILE"
-        raise ProfileError(f"Unknown profile {chosen!r} (from {source}); choose one of "
+def validate(profile: str, source: str = "PROFILE") -> str:
+    """Return ``profile`` if it names a profile, else raise ProfileError listing them."""
+    if profile not in PROFILES:
+        raise ProfileError(f"Unknown profile {profile!r} (from {source}); choose one of "
                            f"{list(PROFILES)}: 'smoke' runs in seconds on a subset, 'full' is "
                            f"the real course.")
-    return chosen
+    return profile
+
+
+def resolve(profile: str) -> str:
+    """The profile in force: ``$CNNLIB_PROFILE`` if set, else ``profile``. Validated."""
+    if os.environ.get(ENV_VAR):
+        return validate(os.environ[ENV_VAR], f"${ENV_VAR}")
+    return validate(profile)
 
 
 def select(profile: str, *, smoke: dict, full: dict) -> SimpleNamespace:

@@ -121,8 +121,7 @@ def run_notebook(notebook: str | os.PathLike, *, profile: str, out: str | os.Pat
     """Execute one notebook into ``out`` and return its metrics record (also written
     to ``out/NAME.metrics.json``). Never raises for a failing notebook: the record's
     ``status`` is 'ok', 'failed' or 'timeout', and ``error`` says why."""
-    if profile not in profiles.PROFILES:
-        profiles.resolve(profile)  # raises ProfileError naming the valid profiles
+    profiles.validate(profile, "the profile argument")
     nb = _resolve_notebook(str(notebook))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -226,8 +225,7 @@ def run_notebooks(notebooks: list | None, *, profile: str, out: str | os.PathLik
     """Run ``notebooks`` (default: all, in order), printing progress, and write
     ``out/summary.md``. Returns the metrics records. With ``save``, each notebook that
     finished is written back over its source with its new outputs (see save_outputs)."""
-    if profile not in profiles.PROFILES:
-        profiles.resolve(profile)  # raises ProfileError naming the valid profiles
+    profiles.validate(profile, "the profile argument")
     paths = [_resolve_notebook(str(n)) for n in notebooks] if notebooks else list_notebooks()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -38,3 +38,9 @@ def test_select_rejects_mismatched_settings(monkeypatch):
     monkeypatch.delenv("CNNLIB_PROFILE", raising=False)
     with pytest.raises(ValueError, match="n_train"):
         profiles.select("full", smoke={"epochs": 1, "n_train": 5}, full={"epochs": 10})
+
+
+def test_validate_ignores_the_environment(monkeypatch):
+    monkeypatch.setenv("CNNLIB_PROFILE", "smoke")
+    with pytest.raises(ProfileError, match="'fast'"):
+        profiles.validate("fast")

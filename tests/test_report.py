@@ -32,7 +32,8 @@ def ok_nb(tmp_path):
     return make_notebook(tmp_path / "10_tiny.ipynb", OK_BODY)
 
 
-def test_run_writes_ipynb_html_metrics(ok_nb, tmp_path):
+def test_run_writes_ipynb_html_metrics_summary_and_saves_outputs(ok_nb, tmp_path, monkeypatch):
+    monkeypatch.setenv("CNNLIB_PROFILE", "full")  # the runner's profile wins over the caller's env
     out = tmp_path / "reports"
     rec = report.run_notebook(ok_nb, profile="smoke", out=out, fingerprints={"mnist": None})
     assert rec["status"] == "ok", rec
@@ -46,6 +47,14 @@ def test_run_writes_ipynb_html_metrics(ok_nb, tmp_path):
     executed = nbformat.read(str(out / "10_tiny.ipynb"), as_version=4)
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
     assert not list(out.glob(".*recorded*"))
+    text = report.write_summary([rec], out).read_text()
+    assert "| 10_tiny.ipynb | ok |" in text and "test_accuracy=0.5" in text
+    report.save_outputs(out / "10_tiny.ipynb", ok_nb)
+    saved = nbformat.read(str(ok_nb), as_version=4)
+    assert [c.metadata.get("tags", []) for c in saved.cells if c.cell_type == "code"][0] == ["parameters"]
+    assert not any("injected-parameters" in c.metadata.get("tags", []) for c in saved.cells)
+    assert "papermill" not in saved.metadata
+    assert "done smoke" in saved.cells[-1].outputs[0]["text"]
 
 
 def test_failing_notebook_is_reported_and_cli_exits_nonzero(tmp_path, capsys):
@@ -68,7 +77,8 @@ def test_timeout_kills_the_notebook(tmp_path):
     assert "8 s limit" in rec["error"]
 
 
-def test_unknown_profile_is_rejected(ok_nb, tmp_path):
+def test_unknown_profile_is_rejected(ok_nb, tmp_path, monkeypatch):
+    monkeypatch.setenv("CNNLIB_PROFILE", "smoke")  # an explicit bad argument is never masked
     with pytest.raises(ProfileError, match="smoke"):
         report.run_notebook(ok_nb, profile="fast", out=tmp_path)
     with pytest.raises(SystemExit) as err:
@@ -79,18 +89,6 @@ def test_unknown_profile_is_rejected(ok_nb, tmp_path):
 def test_unknown_notebook_lists_known_ones(tmp_path):
     with pytest.raises(FileNotFoundError, match="Known"):
         report.run_notebook("99_nope", profile="smoke", out=tmp_path)
-
-
-def test_summary_and_save_outputs(ok_nb, tmp_path):
-    recs = [report.run_notebook(ok_nb, profile="full", out=tmp_path / "r", fingerprints={})]
-    text = report.write_summary(recs, tmp_path / "r").read_text()
-    assert "| 10_tiny.ipynb | ok |" in text and "test_accuracy=0.9" in text
-    report.save_outputs(tmp_path / "r" / "10_tiny.ipynb", ok_nb)
-    saved = nbformat.read(str(ok_nb), as_version=4)
-    assert [c.metadata.get("tags", []) for c in saved.cells if c.cell_type == "code"][0] == ["parameters"]
-    assert not any("injected-parameters" in c.metadata.get("tags", []) for c in saved.cells)
-    assert "papermill" not in saved.metadata
-    assert "done full" in saved.cells[-1].outputs[0]["text"]
 
 
 def test_record_without_runner_stores_nothing(monkeypatch, tmp_path):
