@@ -124,3 +124,145 @@ def scan_image_folder(root: str | os.PathLike, *, class_names: list | None = Non
             + (f" ({len(scan.skipped)} file(s) were skipped: see the scan)" if scan.skipped else "")
             + ". Add images or remove the folder.")
     return scan
+
+
+# --------------------------------------------------------------------------- streaming pipeline
+def _as_scan(source, class_names=None) -> FolderScan:
+    if isinstance(source, FolderScan):
+        return source
+    return scan_image_folder(source, class_names=class_names)
+
+
+def _check_image_size(image_size) -> tuple[int, int]:
+    try:
+        h, w = (int(v) for v in image_size)
+    except (TypeError, ValueError):
+        raise ValueError(f"image_size must be a pair (height, width) of positive integers, "
+                         f"got {image_size!r}; e.g. image_size=(120, 160).") from None
+    if h <= 0 or w <= 0 or (h, w) != tuple(image_size):
+        raise ValueError(f"image_size must be a pair (height, width) of positive integers, "
+                         f"got {image_size!r}; e.g. image_size=(120, 160).")
+    return h, w
+
+
+def split_indices(n: int, validation_split: float, seed: int = 0) -> tuple:
+    """Shuffle ``range(n)`` with ``seed`` and cut it into (train, validation) index arrays,
+    the validation part holding ``round(n * validation_split)`` items (at least 1)."""
+    import numpy as np
+    if not 0.0 < validation_split < 1.0:
+        raise ValueError(f"validation_split must be between 0 and 1 (exclusive), got "
+                         f"{validation_split!r}; e.g. 0.2 keeps a fifth for validation.")
+    order = np.random.default_rng(seed).permutation(n)
+    n_val = max(1, int(round(n * validation_split)))
+    if n_val >= n:
+        raise ValueError(f"validation_split={validation_split} leaves no training images "
+                         f"out of {n}; use a smaller split or add images.")
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def decode_and_resize(path, image_size: tuple):
+    """Read one image file into a ``(H, W, 3)`` uint8 tensor (TensorFlow ops, graph-safe).
+
+    ``tf.io.decode_image(channels=3, expand_animations=False)`` decodes JPEG, PNG, BMP
+    and GIF (first frame), and turns greyscale into RGB and drops an alpha channel.
+    """
+    import tensorflow as tf
+    image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+    image = tf.image.resize(image, image_size, method="bilinear", antialias=True)
+    return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+
+
+def image_dataset(source, *, image_size=(120, 160), batch_size: int | None = 32,
+                  shuffle: bool = True, seed: int = 0, cache: bool | str = True,
+                  validation_split: float | None = None, subset: str | None = None,
+                  label_mode: str = "int", class_names: list | None = None,
+                  max_per_class: int | None = None):
+    """A streaming ``tf.data.Dataset`` of ``(images, labels)`` from a folder-per-class tree.
+
+    ``source`` is a folder (scanned with ``scan_image_folder``, so unreadable and
+    non-image files are left out before training starts) or an existing FolderScan.
+    Each element is a batch ``images: (batch, H, W, 3) float32`` in 0..255 (as
+    ``keras.utils.image_dataset_from_directory``; put ``Rescaling(1/255)`` in the
+    model) and ``labels: (batch,) int32`` class indices (``label_mode="int"``) or
+    ``(batch, 1) float32`` 0/1 (``label_mode="binary"``, two classes only).
+
+    Steps: list the files -> (optional split) -> decode + resize to ``image_size``
+    ``(H, W)`` -> cache (in memory as uint8 when ``cache=True``, in a file when
+    ``cache`` is a path, not at all when False) -> shuffle every epoch with
+    ``seed`` (reproducible order) -> batch -> prefetch. ``batch_size=None`` yields
+    single images.
+
+    ``validation_split`` with ``subset="training"`` or ``"validation"`` draws a
+    random split of the files (same ``seed`` gives complementary halves).
+    ``max_per_class`` keeps only the first N files of each class (quick runs).
+    The dataset carries ``class_names`` and ``file_paths`` attributes.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    scan = _as_scan(source, class_names)
+    image_size = _check_image_size(image_size)
+    if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
+        raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}.")
+    if label_mode not in ("int", "binary"):
+        raise ValueError(f"label_mode must be 'int' or 'binary', got {label_mode!r}.")
+    if label_mode == "binary" and len(scan.class_names) != 2:
+        raise ValueError(f"label_mode='binary' needs exactly two classes, found "
+                         f"{len(scan.class_names)}: {scan.class_names}. Use label_mode='int'.")
+    if (validation_split is None) != (subset is None):
+        raise ValueError("Give validation_split and subset together (e.g. validation_split=0.2, "
+                         "subset='training'), or neither.")
+    files = np.array([str(p) for p in scan.files])
+    labels = np.array(scan.labels, dtype=np.int32)
+    if max_per_class is not None:
+        keep = np.concatenate([np.flatnonzero(labels == k)[:max_per_class]
+                               for k in range(len(scan.class_names))])
+        keep.sort()
+        files, labels = files[keep], labels[keep]
+    if validation_split is not None:
+        if subset not in ("training", "validation"):
+            raise ValueError(f"subset must be 'training' or 'validation', got {subset!r}.")
+        train_idx, val_idx = split_indices(len(files), validation_split, seed)
+        idx = train_idx if subset == "training" else val_idx
+        files, labels = files[idx], labels[idx]
+
+    ds = tf.data.Dataset.from_tensor_slices((files, labels))
+    ds = ds.map(lambda p, y: (decode_and_resize(p, image_size), y),
+                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if cache is True:
+        ds = ds.cache()
+    elif cache:
+        Path(cache).parent.mkdir(parents=True, exist_ok=True)
+        ds = ds.cache(str(cache))
+    if shuffle:
+        ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    if label_mode == "binary":
+        ds = ds.map(lambda x, y: (tf.cast(x, tf.float32), tf.cast(y, tf.float32)[None]))
+    else:
+        ds = ds.map(lambda x, y: (tf.cast(x, tf.float32), y))
+    if batch_size is not None:
+        ds = ds.batch(batch_size)
+    ds = ds.prefetch(tf.data.AUTOTUNE)
+    ds.class_names = list(scan.class_names)
+    ds.file_paths = [str(f) for f in files]
+    return ds
+
+
+def load_image(path, image_size) -> "np.ndarray":
+    """One image file as a ``(1, H, W, 3)`` float32 batch in 0..255, decoded and resized
+    exactly as ``image_dataset`` does (so a trained model sees the same preprocessing).
+    Raises ImageFolderError naming the file when it is missing or not a readable image."""
+    import numpy as np
+    import tensorflow as tf
+    path = Path(path)
+    if not path.is_file():
+        raise ImageFolderError(f"{path} does not exist or is not a file. Give the path of an "
+                               f"image (JPEG, PNG, BMP or GIF).")
+    reason, _, _ = _check_image(path)
+    if reason:
+        raise ImageFolderError(f"{path.name}: {reason}. Give a JPEG, PNG, BMP or GIF image.")
+    try:
+        image = decode_and_resize(tf.constant(str(path)), _check_image_size(image_size))
+    except tf.errors.OpError as exc:
+        raise ImageFolderError(f"{path.name} could not be decoded ({exc.message}).") from None
+    return np.asarray(image, dtype=np.float32)[None]

@@ -1,0 +1,199 @@
+"""cnnlib.folders: the scan and the streaming pipeline, on generated folder trees with
+every kind of bad input a learner's own folder holds."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cnnlib import folders
+from cnnlib.errors import ImageFolderError
+
+from .conftest import write_jpeg
+
+RED, GREEN = (220, 30, 30), (30, 200, 30)
+
+
+def messy_tree(root):
+    """Two classes with one good JPEG each plus every kind of junk a real folder holds."""
+    write_jpeg(root / "cat" / "a.jpg", color=RED)
+    write_jpeg(root / "cat" / "b.jpg", color=RED)
+    write_jpeg(root / "cat" / "grey.jpg", color=RED, mode="L")                 # greyscale
+    write_jpeg(root / "cat" / "alpha.png", color=RED, mode="RGBA", fmt="PNG")  # RGBA PNG
+    write_jpeg(root / "dog" / "c.png", color=GREEN, fmt="PNG")                 # PNG
+    write_jpeg(root / "dog" / "nested" / "deep" / "d.jpg", color=GREEN)        # nested image
+    (root / "dog" / "notes.txt").write_text("not an image")                    # text file
+    (root / "dog" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0garbage")       # corrupt JPEG
+    good = (root / "cat" / "a.jpg").read_bytes()
+    (root / "cat" / "truncated.jpg").write_bytes(good[: len(good) // 2])       # truncated JPEG
+    (root / "dog" / "nested" / "junk.bin").write_bytes(b"\x00" * 10)           # nested junk
+    (root / "dog" / ".DS_Store").write_bytes(b"\x00\x01")                      # hidden file
+    (root / "README.md").write_text("stray file at the top")                   # outside classes
+    return root
+
+
+# --------------------------------------------------------------------------- scan
+def test_scan_counts_and_skips_every_bad_file(tmp_path):
+    scan = folders.scan_image_folder(messy_tree(tmp_path / "data"))
+    assert scan.class_names == ["cat", "dog"]
+    assert scan.counts == {"cat": 4, "dog": 2}
+    skipped = {p.name: why for p, why in scan.skipped}
+    assert set(skipped) == {"notes.txt", "broken.jpg", "truncated.jpg", "junk.bin", ".DS_Store",
+                            "README.md"}
+    assert "not an image" in skipped["notes.txt"]
+    assert "unreadable" in skipped["broken.jpg"] and "unreadable" in skipped["truncated.jpg"]
+    assert scan.modes == {"RGB": 4, "L": 1, "RGBA": 1}
+    text = scan.summary()
+    assert "6 images in 2 classes" in text and "skipped 6 file(s)" in text
+    assert "dog/notes.txt" in text and "cat/truncated.jpg" in text
+
+
+@pytest.mark.parametrize("layout, match", [
+    ("missing", "is not a folder"),
+    ("flat", "no class sub-folders"),
+    ("one_class", "only one class"),
+    ("empty_class", r"\['dog'\] .* hold no usable image"),
+    ("only_junk_class", r"\['dog'\] .* hold no usable image .*skipped"),
+])
+def test_scan_layout_errors_are_clear(tmp_path, layout, match):
+    root = tmp_path / "data"
+    if layout == "flat":
+        write_jpeg(root / "a.jpg")
+        write_jpeg(root / "b.jpg")
+    elif layout == "one_class":
+        write_jpeg(root / "cat" / "a.jpg")
+    elif layout in ("empty_class", "only_junk_class"):
+        write_jpeg(root / "cat" / "a.jpg")
+        (root / "dog").mkdir()
+        if layout == "only_junk_class":
+            (root / "dog" / "x.txt").write_text("junk")
+    with pytest.raises(ImageFolderError, match=match):
+        folders.scan_image_folder(root)
+
+
+def test_scan_with_explicit_class_names_checks_they_exist(tmp_path):
+    root = messy_tree(tmp_path / "data")
+    scan = folders.scan_image_folder(root, class_names=["dog", "cat"])
+    assert scan.counts == {"dog": 2, "cat": 4}
+    with pytest.raises(ImageFolderError, match="lacks the class folders"):
+        folders.scan_image_folder(root, class_names=["cat", "bird"])
+
+
+# --------------------------------------------------------------------------- pipeline
+def test_pipeline_streams_every_good_image_and_never_a_bad_one(tmp_path):
+    scan = folders.scan_image_folder(messy_tree(tmp_path / "data"))
+    ds = folders.image_dataset(scan, image_size=(12, 16), batch_size=4, shuffle=False)
+    assert ds.class_names == ["cat", "dog"]
+    assert len(ds.file_paths) == 6
+    xs, ys = zip(*[(x.numpy(), y.numpy()) for x, y in ds])
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    assert x.shape == (6, 12, 16, 3) and x.dtype == np.float32
+    assert y.tolist() == [0, 0, 0, 0, 1, 1]
+    assert 0 <= x.min() and x.max() <= 255
+    # greyscale and RGBA inputs come out as 3-channel colour, with their colour kept
+    grey = np.array([p.endswith("grey.jpg") for p in ds.file_paths])
+    red = x[(y == 0) & ~grey].mean(axis=(1, 2))            # a.jpg, alpha.png (RGBA), b.jpg
+    assert len(red) == 3 and np.all(red[:, 0] > 150) and np.all(red[:, 1] < 90)
+    channels = x[grey].mean(axis=(0, 1, 2))
+    assert np.allclose(channels, channels[0], atol=1)      # greyscale: R = G = B
+
+
+def test_pipeline_two_epochs_run_and_shuffle_is_seeded(tmp_path):
+    root = tmp_path / "data"
+    for i in range(10):
+        write_jpeg(root / "a" / f"{i}.jpg", color=(i * 20, 0, 0))
+        write_jpeg(root / "b" / f"{i}.png", color=(0, i * 20, 0), fmt="PNG")
+
+    def order(seed):
+        ds = folders.image_dataset(root, image_size=(8, 8), batch_size=5, seed=seed)
+        return [np.concatenate([x.numpy()[:, 0, 0, :2].ravel() for x, _ in ds]) for _ in range(2)]
+
+    first, again, other = order(0), order(0), order(1)
+    np.testing.assert_array_equal(first[0], again[0])          # same seed, same order
+    np.testing.assert_array_equal(first[1], again[1])
+    assert not np.array_equal(first[0], first[1])               # reshuffled each epoch
+    assert not np.array_equal(first[0], other[0])               # another seed, another order
+
+
+def test_validation_split_is_complementary_and_binary_labels(tmp_path):
+    root = tmp_path / "data"
+    for i in range(10):
+        write_jpeg(root / "a" / f"{i}.jpg")
+        write_jpeg(root / "b" / f"{i}.jpg", color=GREEN)
+    kw = dict(image_size=(8, 8), batch_size=None, validation_split=0.3, seed=3, label_mode="binary")
+    tr = folders.image_dataset(root, subset="training", **kw)
+    va = folders.image_dataset(root, subset="validation", **kw)
+    assert len(va.file_paths) == 6 and len(tr.file_paths) == 14
+    assert not set(tr.file_paths) & set(va.file_paths)
+    x, y = next(iter(tr))
+    assert x.shape == (8, 8, 3) and y.shape == (1,) and y.dtype.name == "float32"
+
+
+def test_file_cache_and_max_per_class(tmp_path):
+    scan = folders.scan_image_folder(messy_tree(tmp_path / "data"))
+    cache = tmp_path / "cache" / "train"
+    ds = folders.image_dataset(scan, image_size=(8, 8), batch_size=2, cache=str(cache),
+                               max_per_class=1, shuffle=False)
+    assert sum(len(y) for _, y in ds) == 2
+    assert list(cache.parent.glob("train*"))       # the cache files were written
+    assert sum(len(y) for _, y in ds) == 2         # second pass reads the cache
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(image_size=(0, 10)), "positive integers"),
+    (dict(image_size=(10,)), "pair"),
+    (dict(image_size="big"), "pair"),
+    (dict(batch_size=0), "batch_size"),
+    (dict(label_mode="onehot"), "label_mode"),
+    (dict(validation_split=0.2), "together"),
+    (dict(validation_split=1.5, subset="training"), "between 0 and 1"),
+    (dict(validation_split=0.2, subset="test"), "subset"),
+])
+def test_pipeline_bad_arguments(tmp_path, kwargs, match):
+    root = messy_tree(tmp_path / "data")
+    with pytest.raises(ValueError, match=match):
+        folders.image_dataset(root, **kwargs)
+
+
+def test_binary_labels_need_two_classes(tmp_path):
+    root = messy_tree(tmp_path / "data")
+    write_jpeg(root / "emu" / "e.jpg")
+    with pytest.raises(ValueError, match="exactly two classes"):
+        folders.image_dataset(root, label_mode="binary")
+
+
+def test_load_image_matches_the_pipeline_and_rejects_bad_files(tmp_path):
+    root = messy_tree(tmp_path / "data")
+    ds = folders.image_dataset(root, image_size=(12, 16), batch_size=None, shuffle=False)
+    first_x, _ = next(iter(ds))
+    one = folders.load_image(ds.file_paths[0], (12, 16))
+    assert one.shape == (1, 12, 16, 3) and one.dtype == np.float32
+    np.testing.assert_array_equal(one[0], first_x.numpy())
+    rgba = folders.load_image(root / "cat" / "alpha.png", (5, 5))
+    assert rgba.shape == (1, 5, 5, 3)
+    with pytest.raises(ImageFolderError, match="does not exist"):
+        folders.load_image(root / "nope.jpg", (8, 8))
+    with pytest.raises(ImageFolderError, match="unreadable"):
+        folders.load_image(root / "dog" / "broken.jpg", (8, 8))
+    with pytest.raises(ImageFolderError, match="not an image"):
+        folders.load_image(root / "dog" / "notes.txt", (8, 8))
+
+
+def test_split_indices_partition():
+    tr, va = folders.split_indices(10, 0.2, seed=1)
+    assert sorted(np.concatenate([tr, va]).tolist()) == list(range(10))
+    assert len(va) == 2
+    with pytest.raises(ValueError, match="no training images"):
+        folders.split_indices(1, 0.5)
+
+
+def test_png_written_with_pil_decodes_to_the_same_pixels(tmp_path):
+    root = tmp_path / "data"
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, size=(8, 8, 3), dtype=np.uint8)
+    for cls in ("a", "b"):
+        (root / cls).mkdir(parents=True)
+        Image.fromarray(pixels).save(root / cls / "x.png")
+    ds = folders.image_dataset(root, image_size=(8, 8), batch_size=None, shuffle=False)
+    x, _ = next(iter(ds))
+    np.testing.assert_array_equal(x.numpy(), pixels.astype(np.float32))   # same size: lossless
