@@ -1,0 +1,203 @@
+"""Train Keras models reproducibly and quietly: seeding, a one-line-per-epoch logger,
+and ``fit`` returning the history as a DataFrame with the wall-clock time.
+
+Typical use::
+
+    from cnnlib import training
+    training.set_seed(0)
+    model = ...                       # a compiled keras.Model
+    result = training.fit(model, x_train, y_train, epochs=10, batch_size=32,
+                          validation_data=(x_val, y_val))
+    result.history                    # one row per epoch: epoch, loss, accuracy, val_loss, ...
+    result.seconds, result.images_per_second
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import pandas as pd
+
+__all__ = ["set_seed", "EpochLogger", "FitResult", "fit", "one_cycle_schedule", "count_params"]
+
+
+def set_seed(seed: int = 0, *, deterministic: bool = False) -> None:
+    """Seed Python, NumPy and the backend through ``keras.utils.set_random_seed``.
+
+    With ``deterministic=True`` TensorFlow's op determinism is switched on too
+    (``tf.config.experimental.enable_op_determinism``): bit-identical reruns on the
+    same machine, at some cost in speed. It stays on for the rest of the process.
+    """
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}.")
+    keras.utils.set_random_seed(int(seed))
+    if deterministic:
+        import tensorflow as tf
+        tf.config.experimental.enable_op_determinism()
+
+
+def _fmt(value) -> str:
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e4):
+            return f"{v:.2e}"
+        return f"{v:.4f}"
+    return str(value)
+
+
+class EpochLogger(keras.callbacks.Callback):
+    """Prints one compact line per epoch (or every ``every`` epochs, and always the last):
+
+    ``epoch  3/10  loss 0.1234  accuracy 0.9612  val_loss 0.1010  val_accuracy 0.9688  12.3 s``
+
+    ``keys``: the log keys to show, in order (default: loss, the accuracy-like metrics,
+    then their ``val_`` twins). Use with ``model.fit(..., verbose=0)``.
+    """
+
+    def __init__(self, every: int = 1, keys: tuple | None = None):
+        super().__init__()
+        if int(every) < 1:
+            raise ValueError(f"every must be >= 1, got {every!r}.")
+        self.every = int(every)
+        self.keys = tuple(keys) if keys else None
+        self._epochs = None
+        self._t0 = 0.0
+
+    def on_train_begin(self, logs=None):
+        self._epochs = self.params.get("epochs") if self.params else None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._t0 = time.perf_counter()
+
+    def _keys(self, logs):
+        if self.keys:
+            return [k for k in self.keys if k in logs]
+        train = [k for k in logs if not k.startswith("val_") and k != "learning_rate"]
+        train.sort(key=lambda k: (k != "loss", k))
+        return train + [f"val_{k}" for k in train if f"val_{k}" in logs]
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        n = epoch + 1
+        last = self._epochs is not None and n == self._epochs
+        if n % self.every and not last and n != 1:
+            return
+        width = len(str(self._epochs)) if self._epochs else 1
+        total = f"/{self._epochs}" if self._epochs else ""
+        parts = [f"epoch {n:>{width}}{total}"]
+        parts += [f"{k} {_fmt(logs[k])}" for k in self._keys(logs)]
+        parts.append(f"{time.perf_counter() - self._t0:.1f} s")
+        print("  ".join(parts), flush=True)
+
+
+@dataclass
+class FitResult:
+    """What ``fit`` returns.
+
+    ``history``: DataFrame, one row per epoch, column ``epoch`` (from 1) plus every Keras
+    log key (loss, accuracy, val_loss, val_accuracy, learning_rate, ...);
+    ``seconds``: wall-clock of the whole fit; ``epochs``: epochs run;
+    ``images_per_second``: training images processed / ``seconds`` (validation included
+    in the time, not in the count).
+    """
+    history: pd.DataFrame
+    seconds: float
+    epochs: int
+    images_per_second: float
+
+    def final(self, key: str) -> float:
+        """The last epoch's value of ``key`` (e.g. ``'val_accuracy'``)."""
+        if key not in self.history:
+            raise KeyError(f"{key!r} is not in the history; it has {list(self.history.columns)}.")
+        return float(self.history[key].iloc[-1])
+
+
+def _n_train_images(x, validation_split: float, steps_per_epoch) -> int | None:
+    """Training images seen per epoch, when it can be known without a pass over the data."""
+    if hasattr(x, "element_spec"):  # a batched tf.data.Dataset
+        import tensorflow as tf
+        steps = steps_per_epoch or int(tf.data.experimental.cardinality(x))
+        if steps < 0:
+            return None  # infinite or unknown length: pass train_images= to fit
+        first = next(iter(x.take(1)))
+        first = first[0] if isinstance(first, (tuple, list)) else first
+        return int(steps * int(first.shape[0]))  # the last batch may be smaller: an upper bound
+    if isinstance(x, (list, tuple)) and x and hasattr(x[0], "shape"):
+        x = x[0]
+    if hasattr(x, "shape"):
+        n = int(x.shape[0])
+        return n - math.floor(n * validation_split) if validation_split else n
+    return None
+
+
+def one_cycle_schedule(peak_lr: float, total_steps: int, warmup_fraction: float = 0.2,
+                       start_fraction: float = 0.1):
+    """A one-cycle learning-rate schedule: a linear warm-up from ``start_fraction * peak_lr``
+    to ``peak_lr`` over the first ``warmup_fraction`` of ``total_steps``, then a cosine
+    decay to zero. A ``keras.optimizers.schedules.CosineDecay`` (pass it as the optimizer's
+    ``learning_rate``); ``total_steps`` = epochs x batches per epoch."""
+    total_steps = int(total_steps)
+    if total_steps < 1:
+        raise ValueError(f"total_steps must be >= 1 (epochs x batches per epoch), got {total_steps}.")
+    if not 0 <= warmup_fraction < 1:
+        raise ValueError(f"warmup_fraction must be in [0, 1), got {warmup_fraction}.")
+    if peak_lr <= 0:
+        raise ValueError(f"peak_lr must be > 0, got {peak_lr}.")
+    warmup = int(round(warmup_fraction * total_steps))
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=peak_lr * start_fraction if warmup else peak_lr,
+        decay_steps=max(1, total_steps - warmup), alpha=0.0,
+        warmup_target=peak_lr if warmup else None, warmup_steps=warmup)
+
+
+def count_params(model: keras.Model) -> int:
+    """Total parameters of a built model (trainable and not)."""
+    return int(model.count_params())
+
+
+def fit(model: keras.Model, x, y=None, *, epochs: int, batch_size: int | None = None,
+        validation_data=None, callbacks=(), log_every: int = 1, train_images: int | None = None,
+        **fit_kwargs) -> FitResult:
+    """``model.fit`` with quiet progress, timing, and the history as a DataFrame.
+
+    ``x``: arrays (``(n, H, W, C)``, with ``y`` of ``(n,)`` or ``(n, k)``) or a
+    ``tf.data.Dataset`` yielding ``(images, labels)`` batches (then ``y`` is None).
+    ``log_every``: print one line every that many epochs (0: print nothing).
+    ``train_images``: training images per epoch, for ``images_per_second`` when ``x`` is a
+    dataset of unknown length (otherwise it is worked out from ``x``).
+    Other keyword arguments (``validation_split``, ``shuffle``, ...) go to ``model.fit``.
+    The model must be compiled.
+    """
+    if getattr(model, "optimizer", None) is None or not getattr(model, "compiled", True):
+        raise ValueError("The model is not compiled: call model.compile(optimizer=..., loss=..., "
+                         "metrics=[...]) before training.fit.")
+    if int(epochs) < 1:
+        raise ValueError(f"epochs must be >= 1, got {epochs!r}.")
+    if hasattr(x, "element_spec") and y is not None:
+        raise ValueError("x is a tf.data.Dataset, so it must yield (images, labels) itself: "
+                         "pass y=None.")
+    if hasattr(x, "element_spec") and batch_size is not None:
+        raise ValueError("x is a tf.data.Dataset, already batched: pass batch_size=None "
+                         "and batch the dataset with .batch(n).")
+    if fit_kwargs.pop("verbose", 0) not in (0, None):
+        raise ValueError("training.fit always runs Keras with verbose=0 and prints one line "
+                         "per epoch itself; use log_every to change how often.")
+    if hasattr(x, "element_spec"):
+        fit_kwargs.setdefault("shuffle", False)  # a dataset shuffles itself (.shuffle(n))
+    cbs = list(callbacks)
+    if log_every:
+        cbs.append(EpochLogger(every=log_every))
+    n_images = train_images or _n_train_images(x, fit_kwargs.get("validation_split", 0.0),
+                                               fit_kwargs.get("steps_per_epoch"))
+    t0 = time.perf_counter()
+    hist = model.fit(x, y, epochs=int(epochs), batch_size=batch_size,
+                     validation_data=validation_data, callbacks=cbs, verbose=0, **fit_kwargs)
+    seconds = time.perf_counter() - t0
+    frame = pd.DataFrame({k: [float(v) for v in vals] for k, vals in hist.history.items()})
+    ran = len(frame)
+    frame.insert(0, "epoch", np.arange(1, ran + 1))
+    ips = (n_images * ran / seconds) if (n_images and seconds > 0) else float("nan")
+    return FitResult(history=frame, seconds=float(seconds), epochs=ran, images_per_second=float(ips))

@@ -1,0 +1,99 @@
+"""Evaluation helpers on hand-worked inputs."""
+import numpy as np
+import pytest
+
+from cnnlib import evaluation
+
+
+def test_confusion_matrix_known_input():
+    y_true = [0, 0, 1, 1, 2, 2, 2]
+    y_pred = [0, 1, 1, 1, 2, 0, 2]
+    ev = evaluation.classification_summary(y_true, y_pred, ["a", "b", "c"])
+    np.testing.assert_array_equal(ev.confusion, [[1, 1, 0],
+                                                 [0, 2, 0],
+                                                 [1, 0, 2]])
+    assert ev.accuracy == pytest.approx(5 / 7)
+    assert list(ev.per_class.index) == ["a", "b", "c"]
+    assert list(ev.per_class.columns) == ["precision", "recall", "f1", "support"]
+    np.testing.assert_allclose(ev.per_class["recall"], [1 / 2, 1.0, 2 / 3])
+    np.testing.assert_allclose(ev.per_class["precision"], [1 / 2, 2 / 3, 1.0])
+    np.testing.assert_array_equal(ev.per_class["support"], [2, 2, 3])
+    np.testing.assert_array_equal(ev.errors, [1, 5])
+
+
+def test_one_hot_and_column_labels_are_accepted():
+    y_true = np.array([[0], [1], [1]])
+    y_pred = np.eye(2)[[0, 0, 1]]
+    ev = evaluation.classification_summary(y_true, y_pred, ["x", "y"])
+    np.testing.assert_array_equal(ev.confusion, [[1, 0], [1, 1]])
+
+
+def test_class_never_predicted_gets_zero_precision_without_warning(recwarn):
+    ev = evaluation.classification_summary([0, 1, 2], [0, 0, 0], ["a", "b", "c"])
+    np.testing.assert_array_equal(ev.confusion.sum(axis=0), [3, 0, 0])
+    assert ev.per_class.loc["b", "precision"] == 0
+    assert not [w for w in recwarn if "precision" in str(w.message).lower()]
+
+
+def test_most_confused():
+    ev = evaluation.classification_summary([0, 0, 0, 1, 1, 2], [1, 1, 0, 0, 1, 2], ["cat", "dog", "car"])
+    top = ev.most_confused(2)
+    assert top.iloc[0].tolist() == ["cat", "dog", 2]
+    assert top.iloc[1].tolist() == ["dog", "cat", 1]
+
+
+@pytest.mark.parametrize("y_true, y_pred, names, match", [
+    ([0, 1], [0], ["a", "b"], "same samples"),
+    ([0, 3], [0, 1], ["a", "b"], "class names"),
+    ([], [], ["a", "b"], "no samples"),
+    ([0, 1], [0, 1], ["a"], "at least 2"),
+])
+def test_bad_inputs_are_explained(y_true, y_pred, names, match):
+    with pytest.raises(ValueError, match=match):
+        evaluation.classification_summary(y_true, y_pred, names)
+
+
+class _Fixed:
+    """A stand-in model returning fixed outputs."""
+    def __init__(self, out):
+        self.out = np.asarray(out, dtype="float32")
+
+    def predict(self, x, batch_size=None, verbose=0):
+        return self.out[: len(x)]
+
+    def __call__(self, x, training=False):
+        return self.out[: len(x)]
+
+
+def test_evaluate_softmax_outputs():
+    model = _Fixed([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
+    ev = evaluation.evaluate(model, np.zeros((3, 2, 2, 1)), [0, 1, 1], class_names=["n", "p"])
+    np.testing.assert_array_equal(ev.y_pred, [0, 1, 0])
+    np.testing.assert_array_equal(ev.confusion, [[1, 0], [1, 1]])
+    assert ev.probs.shape == (3, 2)
+
+
+def test_evaluate_sigmoid_outputs():
+    model = _Fixed([[0.1], [0.7], [0.4], [0.9]])
+    ev = evaluation.evaluate(model, np.zeros((4, 2, 2, 1)), [0, 1, 1, 0], class_names=["cat", "dog"])
+    np.testing.assert_array_equal(ev.y_pred, [0, 1, 0, 1])
+    np.testing.assert_allclose(ev.probs[:, 1], [0.1, 0.7, 0.4, 0.9], rtol=1e-6)
+    np.testing.assert_array_equal(ev.confusion, [[1, 1], [1, 1]])
+
+
+def test_evaluate_dataset_of_batches():
+    tf = pytest.importorskip("tensorflow")
+    keras = pytest.importorskip("keras")
+    x = np.random.default_rng(0).random((10, 4, 4, 1), dtype=np.float32)
+    y = np.arange(10) % 2
+    model = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(2, activation="softmax")])
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(10, seed=1).batch(3)
+    ev_ds = evaluation.evaluate(model, ds, class_names=["a", "b"])
+    ev_arr = evaluation.evaluate(model, x, y, class_names=["a", "b"])
+    np.testing.assert_array_equal(ev_ds.confusion, ev_arr.confusion)
+
+
+def test_evaluate_class_name_count_must_match():
+    with pytest.raises(ValueError, match="class names"):
+        evaluation.evaluate(_Fixed([[0.5, 0.5]]), np.zeros((1, 2, 2, 1)), [0], class_names=["a", "b", "c"])

@@ -1,0 +1,90 @@
+"""Model builders: classic parameter counts pinned to the reference recipes, shapes,
+input validation, and the fused batch norm matching Keras's own layer."""
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from cnnlib import models  # noqa: E402
+
+
+@pytest.mark.parametrize("builder, params", [
+    (models.classic_mnist, 607_394),      # R0, classic-recipes.md
+    (models.classic_cifar10, 319_178),    # R3 ("GfG"), classic-recipes.md
+    (models.classic_cifar10_r2, 315_722),  # R2 with the 64x64 input bug fixed
+])
+def test_classic_parameter_counts(builder, params):
+    assert builder().count_params() == params
+
+
+def test_classic_mnist_keeps_its_no_activation_quirk():
+    conv = models.classic_mnist().get_layer("conv")
+    assert conv.get_config()["activation"] == "linear"
+    assert conv.filters == 28 and conv.kernel_size == (3, 3)
+
+
+@pytest.mark.parametrize("builder, shape", [
+    (models.classic_mnist, (28, 28, 1)),
+    (models.classic_cifar10, (32, 32, 3)),
+    (models.classic_cifar10_r2, (32, 32, 3)),
+    (models.improved_mnist, (28, 28, 1)),
+    (models.fast_cifar10, (32, 32, 3)),
+])
+def test_outputs_are_probabilities(builder, shape):
+    model = builder()
+    x = np.random.default_rng(0).random((3, *shape), dtype=np.float32)
+    p = np.asarray(model(x, training=False))
+    assert p.shape == (3, 10)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-5)
+    assert model.compiled is False  # builders return uncompiled models
+
+
+def test_num_classes_and_input_shape_are_respected():
+    m = models.fast_cifar10(input_shape=(24, 24, 3), num_classes=4, widths=(8, 16, 16), stem=8)
+    assert m.input_shape == (None, 24, 24, 3) and m.output_shape == (None, 4)
+
+
+@pytest.mark.parametrize("bad", [(28, 28), (0, 28, 1), "28x28"])
+def test_bad_input_shape_is_explained(bad):
+    with pytest.raises((ValueError, TypeError)):
+        models.classic_mnist(input_shape=bad)
+
+
+def test_too_few_classes_rejected():
+    with pytest.raises(ValueError, match="num_classes"):
+        models.classic_cifar10(num_classes=1)
+
+
+def test_augmentation_is_identity_at_inference():
+    aug = models.augmentation(flip=True, translate=0.1, seed=1)
+    x = np.random.default_rng(1).random((4, 8, 8, 3), dtype=np.float32)
+    np.testing.assert_array_equal(np.asarray(aug(x, training=False)), x)
+    assert not np.array_equal(np.asarray(aug(x, training=True)), x)
+
+
+def test_fused_batch_norm_matches_keras_layer():
+    x = (np.random.default_rng(2).standard_normal((8, 5, 5, 3)) * 3 + 1).astype("float32")
+    ref, fused = keras.layers.BatchNormalization(), models.FusedBatchNorm()
+    for training in (True, False, True):
+        np.testing.assert_allclose(np.asarray(fused(x, training=training)),
+                                   np.asarray(ref(x, training=training)), atol=1e-4)
+    np.testing.assert_allclose(fused.moving_mean.numpy(), ref.moving_mean.numpy(), atol=1e-5)
+    np.testing.assert_allclose(fused.moving_variance.numpy(), ref.moving_variance.numpy(), atol=1e-4)
+
+
+def test_fast_model_saves_and_loads(tmp_path):
+    m = models.fast_cifar10(widths=(8, 8, 8), stem=8)
+    x = np.random.default_rng(3).random((2, 32, 32, 3), dtype=np.float32)
+    path = tmp_path / "m.keras"
+    m.save(path)
+    back = keras.models.load_model(path)
+    np.testing.assert_allclose(np.asarray(back(x, training=False)), np.asarray(m(x, training=False)), atol=1e-6)
+    assert isinstance(back.get_layer("stem_bn"), models.FusedBatchNorm)
+
+
+def test_layer_table_sums_to_the_parameter_count():
+    model = models.classic_cifar10()
+    table = models.layer_table(model)
+    assert list(table.columns) == ["layer", "type", "output shape", "parameters"]
+    assert table["parameters"].sum() == model.count_params()
+    assert table.loc[table["layer"] == "flatten", "output shape"].item() == "4096"

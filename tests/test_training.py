@@ -1,0 +1,113 @@
+"""Training helpers: seeding, the epoch logger, and fit's DataFrame history, timing and
+determinism (two seeded fits on the CPU give identical metrics)."""
+import numpy as np
+import pandas as pd
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from cnnlib import models, training  # noqa: E402
+
+
+def _data(n=128, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, 28, 28, 1), dtype=np.float32)
+    y = (x[:, :14].mean(axis=(1, 2, 3)) > x[:, 14:].mean(axis=(1, 2, 3))).astype("int64")
+    return x, y
+
+
+def _smoke_fit(seed, deterministic):
+    training.set_seed(seed, deterministic=deterministic)
+    model = models.improved_mnist(num_classes=2, widths=(4, 8, 8))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x, y = _data()
+    return training.fit(model, x, y, epochs=2, batch_size=32, validation_split=0.25, log_every=0)
+
+
+def test_two_seeded_fits_give_identical_metrics():
+    a = _smoke_fit(0, deterministic=True)
+    b = _smoke_fit(0, deterministic=True)
+    pd.testing.assert_frame_equal(a.history, b.history, check_exact=True)
+
+
+def test_different_seeds_give_different_fits():
+    a = _smoke_fit(0, deterministic=True)
+    b = _smoke_fit(1, deterministic=True)
+    assert not np.array_equal(a.history["loss"].to_numpy(), b.history["loss"].to_numpy())
+
+
+def test_fit_result_history_and_throughput(capsys):
+    training.set_seed(0)
+    model = models.improved_mnist(num_classes=2, widths=(4, 4, 4))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x, y = _data(96)
+    res = training.fit(model, x, y, epochs=3, batch_size=32, validation_data=(x[:32], y[:32]))
+    assert res.epochs == 3
+    assert res.history["epoch"].tolist() == [1, 2, 3]
+    assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(res.history.columns)
+    assert res.seconds > 0
+    assert res.images_per_second == pytest.approx(96 * 3 / res.seconds)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and lines[0].startswith("epoch 1/3") and "val_accuracy" in lines[0]
+    assert res.final("accuracy") == res.history["accuracy"].iloc[-1]
+
+
+def test_fit_on_dataset_counts_images():
+    tf = pytest.importorskip("tensorflow")
+    training.set_seed(0)
+    model = models.improved_mnist(num_classes=2, widths=(4, 4, 4))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x, y = _data(64)
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+    res = training.fit(model, ds, epochs=1, log_every=0)
+    assert res.images_per_second == pytest.approx(64 / res.seconds)
+
+
+def test_learning_rate_is_logged_with_a_schedule_callback():
+    training.set_seed(0)
+    model = models.improved_mnist(num_classes=2, widths=(4, 4, 4))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x, y = _data(32)
+    cb = keras.callbacks.LearningRateScheduler(lambda e, lr: 1e-3 / (e + 1))
+    res = training.fit(model, x, y, epochs=2, batch_size=32, callbacks=[cb], log_every=0)
+    assert "learning_rate" in res.history
+    np.testing.assert_allclose(res.history["learning_rate"], [1e-3, 5e-4], rtol=1e-6)
+
+
+def test_logger_every_n_epochs(capsys):
+    logger = training.EpochLogger(every=2)
+    logger.params = {"epochs": 5}
+    logger.on_train_begin()
+    for e in range(5):
+        logger.on_epoch_begin(e)
+        logger.on_epoch_end(e, {"loss": 0.5, "accuracy": 0.9})
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [ln.split()[1] for ln in lines] == ["1/5", "2/5", "4/5", "5/5"]
+
+
+def test_fit_rejects_uncompiled_model_and_bad_args():
+    model = models.improved_mnist(num_classes=2, widths=(4, 4, 4))
+    x, y = _data(8)
+    with pytest.raises(ValueError, match="not compiled"):
+        training.fit(model, x, y, epochs=1)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match="epochs"):
+        training.fit(model, x, y, epochs=0)
+    with pytest.raises(ValueError, match="verbose"):
+        training.fit(model, x, y, epochs=1, verbose=1)
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "0", True])
+def test_set_seed_validates(seed):
+    with pytest.raises(ValueError, match="seed"):
+        training.set_seed(seed)
+
+
+def test_one_cycle_schedule_shape():
+    sched = training.one_cycle_schedule(0.4, total_steps=100, warmup_fraction=0.2)
+    lr = np.array([float(sched(s)) for s in (0, 10, 20, 60, 100)])
+    assert lr[0] == pytest.approx(0.04) and lr[2] == pytest.approx(0.4)
+    assert lr[0] < lr[1] < lr[2] > lr[3] > lr[4]
+    assert lr[4] == pytest.approx(0.0, abs=1e-7)
+    with pytest.raises(ValueError, match="total_steps"):
+        training.one_cycle_schedule(0.1, 0)
