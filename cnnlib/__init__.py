@@ -5,6 +5,7 @@ Modules, one responsibility each:
 - ``cnnlib.datasets``    find, verify and load MNIST, CIFAR-10 and the blood-cell images
 - ``cnnlib.download``    checksum-verified, atomic downloads
 - ``cnnlib.folders``     folder-per-class image trees: scan (counts, bad files) and tf.data pipeline
+- ``cnnlib.classify``    train / predict on any folder-per-class dataset (behind the CLI)
 - ``cnnlib.ops``         reference NumPy convolution and pooling (teaching code)
 - ``cnnlib.models``      the classic recipes and the course's improved models
 - ``cnnlib.training``    seeding, quiet fitting, timing, history as a DataFrame
