@@ -1,7 +1,7 @@
 """Benchmark: streaming tf.data pipeline vs the tutorial's list-of-arrays loader.
 
 On the blood-cell TRAIN folder, each measurement runs in a fresh Python process (so
-peak memory is that process's own ``ru_maxrss``, nothing left over from another):
+peak memory is that process's own ``VmHWM``, nothing left over from another):
 
 - ``stream``: ``cnnlib.folders.image_dataset`` (read, decode, resize, batch; no cache),
   one pass over the files;

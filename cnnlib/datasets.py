@@ -509,10 +509,11 @@ def fingerprint(name: str) -> dict | None:
                     lines.append(f"{f.relative_to(found.root).as_posix()} {_download.file_digest(f)}")
         digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()
         return {"path": display_path(found.root), "files": len(lines), "tree_sha256": digest}
-    files = sorted(found.iterdir()) if found.is_dir() else [found]
-    if found.is_dir() and name == "mnist":
+    if not found.is_dir():
+        files = [found]
+    elif name == "mnist":
         files = sorted(_idx_set(found).values())
-    elif found.is_dir():
+    else:
         files = [found / b for b in CIFAR10_BATCHES]
     return {"path": display_path(found),
             "sha256": {f.name: _download.file_digest(f) for f in files}}
