@@ -5,14 +5,15 @@ peak memory is that process's own ``VmHWM``, nothing left over from another):
 
 - ``stream``: ``cnnlib.folders.image_dataset`` (read, decode, resize, batch; no cache),
   one pass over the files;
-- ``tutorial``: the tutorial's loader (open each image, resize, append a float32 array
-  to a Python list, ``np.array`` the list): what NOT to do;
+- ``tutorial``: the tutorial's loader (read each image, resize, append it to a Python
+  list, ``np.array`` the list, convert to float32 and divide by 255, ``train_test_split``):
+  what NOT to do;
 - ``train``: training throughput of ``cnnlib.models.folder_classifier`` on batches
   already in memory, for context (the pipeline must outrun it).
 
 Usage (serialise through the course's CPU lock)::
 
-    flock /tmp/cnnlib-cpu.lock .venv/bin/python bench/input_pipeline.py [--image-size 72 96]
+    flock /tmp/cnnlib-cpu.lock .venv/bin/python bench/input_pipeline.py [--image-size 200 200]
         [--repeats 3] [--per-class N]
 
 Prints a table of medians and the ratios, measured side by side in one run.
@@ -32,21 +33,34 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
+# notebook 05's 4-class model, so the training throughput is the one the pipeline must outrun
+NOTEBOOK_MODEL = dict(widths=(32, 64, 128, 256), patch=4, rotate=True, shift=0.1, dropout=0.5)
+
+
 # --------------------------------------------------------------------------- what not to do
-def tutorial_load(paths, image_size):
-    """The tutorial's loader, kept as a warning: every image becomes a float32 array in a
-    Python list, then ``np.array`` copies the whole list into one ``(n, H, W, 3)`` float32
-    array in 0..1. Memory grows with the dataset (24 bytes per pixel at the peak: 3 float32
-    channels, in the list and in the array at once), and nothing can start before
-    everything is loaded."""
+def tutorial_load(paths, image_size, seed=4):
+    """The tutorial's loader (recipe R4), kept as a warning. Each image is read as uint8
+    (the tutorial uses ``cv2.imread``; PIL does the same here without an OpenCV
+    dependency), resized and appended to a Python list with its label; the list is
+    shuffled, ``np.array`` copies it into one uint8 array, which becomes float32 and is
+    divided by 255 (one more float32 copy), and ``train_test_split`` copies it once more
+    into a train and a test part. Memory grows with the dataset, about 30 bytes per pixel
+    at the peak, and nothing can start before everything is loaded.
+    Returns ``(x_train, x_test, y_train, y_test)``, ``x`` float32 ``(n, H, W, 3)`` in 0..1."""
+    import random
+
     import numpy as np
     from PIL import Image
+    from sklearn.model_selection import train_test_split
     h, w = image_size
-    images = []
+    data = []
     for p in paths:
         with Image.open(p) as img:
-            images.append(np.asarray(img.convert("RGB").resize((w, h)), dtype=np.float32) / 255.0)
-    return np.array(images)
+            data.append([np.asarray(img.convert("RGB").resize((w, h))), Path(p).parent.name])
+    random.Random(seed).shuffle(data)
+    X = np.array([a for a, _ in data]).reshape(-1, h, w, 3).astype("float32") / 255
+    y = [label for _, label in data]
+    return train_test_split(X, y, test_size=0.2, random_state=seed)
 
 
 def _files(root, per_class):
@@ -77,13 +91,15 @@ def _child(mode, root, image_size, per_class, batch_size, steps):
     """Run one measurement in this (fresh) process; print one JSON line."""
     if mode == "tutorial":
         files = _files(root, per_class)
-        import numpy as np  # noqa: F401 - imported before the baseline, as the tutorial does
+        import keras  # noqa: F401 - the tutorial imports Keras first, so its baseline holds it
+        import numpy as np  # noqa: F401
+        import sklearn.model_selection  # noqa: F401
         from PIL import Image  # noqa: F401
         base = _rss_mib()
         t0 = time.perf_counter()
-        x = tutorial_load(files, image_size)
+        x_train, x_test, _, _ = tutorial_load(files, image_size)
         seconds = time.perf_counter() - t0
-        out = {"images": len(x), "seconds": seconds}
+        out = {"images": len(x_train) + len(x_test), "seconds": seconds}
     elif mode == "stream":
         import tensorflow as tf  # noqa: F401
         from cnnlib import folders
@@ -101,7 +117,7 @@ def _child(mode, root, image_size, per_class, batch_size, steps):
         from cnnlib import models, training
         base = _rss_mib()
         training.set_seed(0)
-        model = models.folder_classifier(image_size, 4)
+        model = models.folder_classifier(image_size, 4, **NOTEBOOK_MODEL)
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         rng = np.random.default_rng(0)
         x = tf.constant(rng.uniform(0, 255, (batch_size, *image_size, 3)).astype("float32"))
@@ -119,7 +135,7 @@ def _child(mode, root, image_size, per_class, batch_size, steps):
     print(json.dumps(out))
 
 
-def measure(mode, root, image_size=(72, 96), per_class=None, batch_size=32, steps=20) -> dict:
+def measure(mode, root, image_size=(200, 200), per_class=None, batch_size=32, steps=20) -> dict:
     """Run one measurement in a fresh Python process and return its record: ``images``,
     ``seconds``, ``images_per_second``, ``peak_mib`` (peak resident memory of that
     process), ``baseline_mib`` (resident memory after its imports, before loading)."""
@@ -139,7 +155,7 @@ def measure(mode, root, image_size=(72, 96), per_class=None, batch_size=32, step
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--image-size", nargs=2, type=int, default=[72, 96], metavar=("H", "W"))
+    parser.add_argument("--image-size", nargs=2, type=int, default=[200, 200], metavar=("H", "W"))
     parser.add_argument("--per-class", type=int, default=None,
                         help="images per class (default: the whole TRAIN folder)")
     parser.add_argument("--repeats", type=int, default=3)
@@ -172,7 +188,7 @@ def main(argv=None) -> int:
     print("| path | images/s | peak RSS (MiB) | RSS after imports (MiB) | peak - imports (MiB) |")
     print("| --- | ---: | ---: | ---: | ---: |")
     labels = {"stream": "streaming tf.data (decode + resize, no cache)",
-              "tutorial": "tutorial list of float32 arrays",
+              "tutorial": "tutorial: list -> float32 array -> train_test_split",
               "train": f"training step, batch {args.batch_size} (context)"}
     for mode in runs:
         peak, base = med(mode, "peak_mib"), med(mode, "baseline_mib")

@@ -172,6 +172,21 @@ def decode_and_resize(path, image_size: tuple):
     return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
 
 
+SHUFFLE_BUFFER = 256
+"""Images held by the per-epoch shuffle when they are not all cached in memory."""
+
+
+def _cache_file(cache, files, labels, image_size) -> str:
+    """The tf.data cache file for these files at this size: ``cache`` plus a digest of the
+    inputs, so a cache left by another run (other images, another size) is never read back."""
+    import hashlib
+    h = hashlib.sha256(repr((tuple(image_size), [str(f) for f in files],
+                             [int(y) for y in labels])).encode()).hexdigest()[:12]
+    path = Path(cache)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return str(path.with_name(f"{path.name}-{h}"))
+
+
 def image_dataset(source, *, image_size=(120, 160), batch_size: int | None = 32,
                   shuffle: bool = True, seed: int = 0, cache: bool | str = True,
                   validation_split: float | None = None, subset: str | None = None,
@@ -190,7 +205,11 @@ def image_dataset(source, *, image_size=(120, 160), batch_size: int | None = 32,
     ``(H, W)`` -> cache (in memory as uint8 when ``cache=True``, in a file when
     ``cache`` is a path, not at all when False) -> shuffle every epoch with
     ``seed`` (reproducible order) -> batch -> prefetch. ``batch_size=None`` yields
-    single images.
+    single images. Shuffling permutes the file list once with ``seed``, then reshuffles
+    every epoch through a buffer of all images when they are cached in memory, or of
+    ``SHUFFLE_BUFFER`` images otherwise, so a file cache or no cache keeps memory flat.
+    A file cache's name gets a digest of the files and the size appended
+    (``PATH-<digest>``), so a stale cache from another run is never read.
 
     ``validation_split`` with ``subset="training"`` or ``"validation"`` draws a
     random split of the files (same ``seed`` gives complementary halves).
@@ -226,16 +245,21 @@ def image_dataset(source, *, image_size=(120, 160), batch_size: int | None = 32,
         idx = train_idx if subset == "training" else val_idx
         files, labels = files[idx], labels[idx]
 
+    if shuffle:                       # one seeded permutation of the file list up front...
+        order = np.random.default_rng(seed).permutation(len(files))
+        files, labels = files[order], labels[order]
     ds = tf.data.Dataset.from_tensor_slices((files, labels))
     ds = ds.map(lambda p, y: (decode_and_resize(p, image_size), y),
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if cache is True:
         ds = ds.cache()
     elif cache:
-        Path(cache).parent.mkdir(parents=True, exist_ok=True)
-        ds = ds.cache(str(cache))
-    if shuffle:
-        ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.cache(_cache_file(cache, files, labels, image_size))
+    if shuffle:                       # ...then a fresh order every epoch, from a buffer that
+        # holds every image only when they are all in memory anyway (cache=True); streamed
+        # from disk, a small buffer over the already-permuted list keeps memory flat
+        buffer = len(files) if cache is True else min(len(files), SHUFFLE_BUFFER)
+        ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
     if label_mode == "binary":
         ds = ds.map(lambda x, y: (tf.cast(x, tf.float32), tf.cast(y, tf.float32)[None]))
     else:

@@ -267,7 +267,8 @@ class PerImageStandardization(layers.Layer):
 
 def folder_classifier(image_size=(96, 128), num_classes: int = 2, widths=(16, 32, 64, 128),
                       convs_per_block: int = 1, augment: bool = True, jitter: float = 0.2,
-                      standardize: bool = True, dropout: float = 0.3,
+                      standardize: bool = True, dropout: float = 0.3, patch: int | None = None,
+                      rotate: bool = False, shift: float = 0.0,
                       name: str = "folder_classifier") -> keras.Model:
     """A CNN for photos or micrographs streamed by ``cnnlib.folders.image_dataset``. Uncompiled.
 
@@ -276,9 +277,14 @@ def folder_classifier(image_size=(96, 128), num_classes: int = 2, widths=(16, 32
     ``image_size``: ``(H, W)``.
 
     Layout: [augmentation, training only: random flips in both directions (cells and
-    leaves have no up or down), random brightness and contrast of up to ``jitter``] ->
-    rescale to 0..1 -> [``PerImageStandardization`` when ``standardize``] -> for each
-    width a block of ``convs_per_block`` conv-BN-ReLU then 2x2 max-pool -> global average
+    leaves have no up or down), random brightness and contrast of up to ``jitter``;
+    ``rotate``: a random rotation by any angle, black corners filled in, as the Kaggle
+    blood-cell augmentation did; ``shift``: random translation by up to that fraction] ->
+    rescale to 0..1 -> [``PerImageStandardization`` when ``standardize``] -> [``patch``: a
+    *patchify stem*, one ``patch x patch`` convolution with stride ``patch`` (ConvNeXt's
+    stem), then BN and ReLU: it reads every full-resolution pixel once and hands the blocks
+    a ``patch``-times smaller map, so a large image costs little more than a small one] ->
+    for each width a block of ``convs_per_block`` conv-BN-ReLU then 2x2 max-pool -> global average
     pooling (so the parameter count does not depend on the image size) -> dropout ->
     output. Two classes give ``Dense(1, sigmoid)`` (binary cross-entropy; output
     ``(n, 1)`` = P(second class)); more give ``Dense(k, softmax)``, output ``(n, k)``.
@@ -287,20 +293,35 @@ def folder_classifier(image_size=(96, 128), num_classes: int = 2, widths=(16, 32
         h, w = (int(v) for v in image_size)
     except (TypeError, ValueError):
         raise ValueError(f"folder_classifier: image_size must be (height, width), got {image_size!r}.") from None
-    if h < 2 ** len(widths) or w < 2 ** len(widths):
+    if patch is not None and (isinstance(patch, bool) or not isinstance(patch, int) or patch < 2):
+        raise ValueError(f"folder_classifier: patch must be an integer >= 2 (the stem's stride) or None, "
+                         f"got {patch!r}.")
+    shrink = 2 ** len(widths) * (patch or 1)
+    if h < shrink or w < shrink:
         raise ValueError(f"folder_classifier: image_size {image_size} is too small for "
-                         f"{len(widths)} pooling blocks; use at least {2 ** len(widths)} pixels a side.")
+                         f"{len(widths)} pooling blocks{f' after a {patch}x{patch} patch stem' if patch else ''}; "
+                         f"use at least {shrink} pixels a side.")
     k = _check_classes(num_classes, "folder_classifier")
+    if not 0 <= shift < 1:
+        raise ValueError(f"folder_classifier: shift is a fraction of the image size in [0, 1), got {shift!r}.")
     inputs = keras.Input(shape=(h, w, 3), name="pixels_0_255")
     x = inputs
     if augment:
         x = layers.RandomFlip("horizontal_and_vertical", name="augment_flip")(x)
+        if rotate:
+            x = layers.RandomRotation(0.5, fill_mode="constant", name="augment_rotate")(x)
+        if shift:
+            x = layers.RandomTranslation(shift, shift, fill_mode="constant", name="augment_shift")(x)
         if jitter:
             x = layers.RandomBrightness(jitter, value_range=(0, 255), name="augment_brightness")(x)
             x = layers.RandomContrast(jitter, value_range=(0, 255), name="augment_contrast")(x)
     x = layers.Rescaling(1 / 255, name="rescale")(x)
     if standardize:
         x = PerImageStandardization(name="standardize")(x)
+    if patch:
+        x = layers.Conv2D(widths[0], patch, strides=patch, use_bias=False, name="stem_conv")(x)
+        x = FusedBatchNorm(name="stem_bn")(x)
+        x = layers.Activation("relu", name="stem_act")(x)
     for b, width in enumerate(widths, 1):
         for c in range(convs_per_block):
             x = _conv_bn_act(x, width, f"block{b}{'abcd'[c]}")

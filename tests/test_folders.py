@@ -139,6 +139,31 @@ def test_file_cache_and_max_per_class(tmp_path):
     assert sum(len(y) for _, y in ds) == 2         # second pass reads the cache
 
 
+def test_file_cache_from_another_size_is_never_read_back(tmp_path):
+    scan = folders.scan_image_folder(messy_tree(tmp_path / "data"))
+    cache = str(tmp_path / "cache" / "train")
+    for size in [(8, 8), (6, 10)]:                 # same cache argument, two sizes
+        ds = folders.image_dataset(scan, image_size=size, batch_size=None, cache=cache, shuffle=False)
+        shapes = {tuple(x.shape) for x, _ in ds}
+        assert shapes == {(*size, 3)}
+    assert len({p.name.split(".")[0] for p in (tmp_path / "cache").iterdir()}) == 2
+
+
+def test_shuffle_buffer_holds_every_image_only_when_cached_in_memory(tmp_path, monkeypatch):
+    import tensorflow as tf
+    seen = []
+    real = tf.data.Dataset.shuffle
+    monkeypatch.setattr(tf.data.Dataset, "shuffle",
+                        lambda self, buffer_size, **kw: seen.append(buffer_size) or real(self, buffer_size, **kw))
+    monkeypatch.setattr(folders, "SHUFFLE_BUFFER", 2)
+    scan = folders.scan_image_folder(messy_tree(tmp_path / "data"))
+    n = len(scan.files)
+    for cache in (True, False, str(tmp_path / "c")):
+        ds = folders.image_dataset(scan, image_size=(8, 8), batch_size=None, cache=cache, seed=1)
+        assert sorted(int(y) for _, y in ds) == sorted(scan.labels)     # every image, once
+    assert seen == [n, 2, 2]
+
+
 @pytest.mark.parametrize("kwargs, match", [
     (dict(image_size=(0, 10)), "positive integers"),
     (dict(image_size=(10,)), "pair"),

@@ -88,3 +88,47 @@ def test_layer_table_sums_to_the_parameter_count():
     assert list(table.columns) == ["layer", "type", "output shape", "parameters"]
     assert table["parameters"].sum() == model.count_params()
     assert table.loc[table["layer"] == "flatten", "output shape"].item() == "4096"
+
+
+def test_patch_stem_shrinks_the_map_and_keeps_the_head():
+    plain = models.folder_classifier((64, 64), num_classes=4, widths=(8, 16))
+    patched = models.folder_classifier((64, 64), num_classes=4, widths=(8, 16), patch=4)
+    stem = patched.get_layer("stem_conv")
+    assert stem.kernel_size == (4, 4) and stem.strides == (4, 4)
+    assert stem.output.shape[1:] == (16, 16, 8)
+    assert patched.get_layer("block2_pool").output.shape[1:] == (4, 4, 16)
+    assert plain.get_layer("block2_pool").output.shape[1:] == (16, 16, 16)
+    # the stem adds 4*4*3*8 weights and a batch norm (4*8); block 1's 3x3 conv now reads
+    # 8 channels instead of 3; nothing else changes
+    assert patched.count_params() - plain.count_params() == 4 * 4 * 3 * 8 + 4 * 8 + 3 * 3 * (8 - 3) * 8
+    probs = patched.predict(np.random.default_rng(0).uniform(0, 255, (2, 64, 64, 3)), verbose=0)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("patch", [1, 0, 2.5, True, "4"])
+def test_bad_patch_is_explained(patch):
+    with pytest.raises(ValueError, match="patch must be an integer >= 2"):
+        models.folder_classifier((64, 64), num_classes=4, widths=(8,), patch=patch)
+
+
+def test_image_too_small_for_patch_and_blocks_is_explained():
+    with pytest.raises(ValueError, match="after a 4x4 patch stem; use at least 32 pixels"):
+        models.folder_classifier((24, 64), num_classes=4, widths=(8, 16, 32), patch=4)
+
+
+def test_rotate_and_shift_augment_in_training_only():
+    model = models.folder_classifier((32, 32), num_classes=3, widths=(8,), rotate=True, shift=0.1)
+    names = [layer.name for layer in model.layers]
+    assert "augment_rotate" in names and "augment_shift" in names
+    assert "augment_rotate" not in [layer.name for layer in models.folder_classifier((32, 32), 3, widths=(8,)).layers]
+    x = np.random.default_rng(1).uniform(0, 255, (4, 32, 32, 3)).astype("float32")
+    np.testing.assert_allclose(model(x, training=False), model(x, training=False))   # no randomness
+    rotate = model.get_layer("augment_rotate")
+    assert not np.allclose(rotate(x, training=True), x)                              # it does rotate
+    np.testing.assert_array_equal(rotate(x, training=False), x)
+
+
+@pytest.mark.parametrize("shift", [-0.1, 1.0, 2])
+def test_bad_shift_is_explained(shift):
+    with pytest.raises(ValueError, match="shift is a fraction"):
+        models.folder_classifier((32, 32), num_classes=3, widths=(8,), shift=shift)

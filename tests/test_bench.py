@@ -1,0 +1,42 @@
+"""The benchmark scripts' own logic, on generated fixtures (the benchmarks themselves run on
+demand, never as tests)."""
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import write_blood_tree
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_tutorial_loader_is_the_r4_recipe(tmp_path):
+    pipeline = _load("input_pipeline")
+    root = write_blood_tree(tmp_path / "cells", per_class=5)
+    files = pipeline._files(root / "TRAIN", per_class=None)
+    assert len(files) == 20
+    x_train, x_test, y_train, y_test = pipeline.tutorial_load(files, (20, 30))
+    # an 80/20 train_test_split of every image, float32 in 0..1, labels from the folders
+    assert x_train.shape == (16, 20, 30, 3) and x_test.shape == (4, 20, 30, 3)
+    assert x_train.dtype == np.float32 and 0 <= x_train.min() and x_train.max() <= 1
+    assert sorted(y_train + y_test) == sorted(Path(f).parent.name for f in files)
+    # the same seed gives the same shuffle and split
+    again = pipeline.tutorial_load(files, (20, 30))
+    np.testing.assert_array_equal(again[0], x_train)
+    assert again[2] == y_train
+
+
+def test_tutorial_loader_fails_loudly_on_a_bad_file(tmp_path):
+    pipeline = _load("input_pipeline")
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("not an image")
+    with pytest.raises(OSError):
+        pipeline.tutorial_load([str(bad)], (20, 30))
