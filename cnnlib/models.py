@@ -179,8 +179,10 @@ class FusedBatchNorm(layers.BatchNormalization):
         return y
 
 
-def _conv_bn_act(x, filters, name, activation="relu", kernel_size=3, momentum=0.99):
-    x = layers.Conv2D(filters, kernel_size, padding="same", use_bias=False, name=f"{name}_conv")(x)
+def _conv_bn_act(x, filters, name, activation="relu", kernel_size=3, momentum=0.99,
+                 strides=1, padding="same"):
+    x = layers.Conv2D(filters, kernel_size, strides=strides, padding=padding, use_bias=False,
+                      name=f"{name}_conv")(x)
     x = FusedBatchNorm(momentum=momentum, name=f"{name}_bn")(x)
     return layers.Activation(activation, name=f"{name}_act")(x)
 
@@ -319,9 +321,7 @@ def folder_classifier(image_size=(96, 128), num_classes: int = 2, widths=(16, 32
     if standardize:
         x = PerImageStandardization(name="standardize")(x)
     if patch:
-        x = layers.Conv2D(widths[0], patch, strides=patch, use_bias=False, name="stem_conv")(x)
-        x = FusedBatchNorm(name="stem_bn")(x)
-        x = layers.Activation("relu", name="stem_act")(x)
+        x = _conv_bn_act(x, widths[0], "stem", kernel_size=patch, strides=patch, padding="valid")
     for b, width in enumerate(widths, 1):
         for c in range(convs_per_block):
             x = _conv_bn_act(x, width, f"block{b}{'abcd'[c]}")
