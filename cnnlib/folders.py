@@ -175,6 +175,10 @@ def decode_and_resize(path, image_size: tuple):
 SHUFFLE_BUFFER = 256
 """Images held by the per-epoch shuffle when they are not all cached in memory."""
 
+PREFETCH_BATCHES = 2
+"""Batches decoded ahead of the model: enough to hide the decoding while a training step
+runs, and a fixed amount of memory."""
+
 
 def _cache_file(cache, files, labels, image_size) -> str:
     """The tf.data cache file for these files at this size: ``cache`` plus a digest of the
@@ -204,7 +208,8 @@ def image_dataset(source, *, image_size=(120, 160), batch_size: int | None = 32,
     Steps: list the files -> (optional split) -> decode + resize to ``image_size``
     ``(H, W)`` -> cache (in memory as uint8 when ``cache=True``, in a file when
     ``cache`` is a path, not at all when False) -> shuffle every epoch with
-    ``seed`` (reproducible order) -> batch -> prefetch. ``batch_size=None`` yields
+    ``seed`` (reproducible order) -> float32 -> batch -> prefetch ``PREFETCH_BATCHES``
+    (a fixed number, so memory stays flat). ``batch_size=None`` yields
     single images. Shuffling permutes the file list once with ``seed``, then reshuffles
     every epoch through a buffer of all images when they are cached in memory, or of
     ``SHUFFLE_BUFFER`` images otherwise, so a file cache or no cache keeps memory flat.
@@ -266,7 +271,10 @@ def image_dataset(source, *, image_size=(120, 160), batch_size: int | None = 32,
         ds = ds.map(lambda x, y: (tf.cast(x, tf.float32), y))
     if batch_size is not None:
         ds = ds.batch(batch_size)
-    ds = ds.prefetch(tf.data.AUTOTUNE)
+    # A fixed prefetch, not AUTOTUNE: an autotuned buffer keeps growing while the model waits
+    # for images (by up to half the RAM), and at 320x240 one float32 batch of 32 is 29 MiB.
+    # (tf.data would also inject an AUTOTUNE prefetch after a last step that is not one.)
+    ds = ds.prefetch(PREFETCH_BATCHES)
     ds.class_names = list(scan.class_names)
     ds.file_paths = [str(f) for f in files]
     return ds

@@ -23,7 +23,8 @@ Improved models:
   optional flip-and-translate augmentation as Keras preprocessing layers (active only
   in training).
 - ``folder_classifier``: conv-BN-ReLU blocks for photos streamed from a folder
-  (``cnnlib.folders.image_dataset``); takes raw 0..255 pixels, sigmoid head for two classes.
+  (``cnnlib.folders.image_dataset``); takes raw 0..255 pixels, sigmoid head for two classes;
+  optionally starts with ``StainCrop``, which cuts out the stained cell of a micrograph.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ from keras import layers
 
 __all__ = ["classic_mnist", "classic_cifar10", "classic_cifar10_r2", "improved_mnist",
            "fast_cifar10", "augmentation", "folder_classifier",
-           "PerImageStandardization"]
+           "PerImageStandardization", "StainCrop"]
 
 
 def _check_shape(input_shape, name):
@@ -267,10 +268,81 @@ class PerImageStandardization(layers.Layer):
         return tf.image.per_image_standardization(x)
 
 
+def _pixel_pair(value, what: str) -> tuple[int, int]:
+    pair = (value, value) if isinstance(value, int) and not isinstance(value, bool) else value
+    try:
+        h, w = pair
+        ok = all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (h, w))
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"StainCrop: {what} must be a positive integer or a pair (height, width) of them, "
+                         f"got {value!r}; e.g. {what}=160.")
+    return int(h), int(w)
+
+
+@keras.saving.register_keras_serializable(package="cnnlib")
+class StainCrop(layers.Layer):
+    """Cut out the stained object of each micrograph: a ``box`` window centred on it,
+    resized to ``size``. Input ``(n, H, W, 3)`` float RGB **in 0..255**; output
+    ``(n, size[0], size[1], 3)``, same scale. ``box`` and ``size``: ``(height, width)``
+    in pixels, or one integer for a square.
+
+    A pixel's *stain score* is ``max(blue - green - threshold, 0)``: high on the purple
+    nucleus of a Wright/Giemsa-stained white cell, zero on pink red cells, on the pale
+    background and on black corners. The window is centred on the score-weighted centroid
+    of the image (its centre when no pixel scores); any part of the window outside the
+    image is black. There are no weights, and training and prediction crop alike, so a
+    saved model still takes the whole image.
+    """
+
+    def __init__(self, box=160, size=112, threshold: float = 60.0, **kwargs):
+        super().__init__(**kwargs)
+        self.box = _pixel_pair(box, "box")
+        self.size = _pixel_pair(size, "size")
+        if not 0 <= float(threshold) < 255:
+            raise ValueError(f"StainCrop: threshold is a level of blue minus green in [0, 255), "
+                             f"got {threshold!r}; e.g. threshold=60.")
+        self.threshold = float(threshold)
+
+    def centres(self, images):
+        """Stain centroids ``(n, 2)`` as (row, column) pixel coordinates of ``images``."""
+        import tensorflow as tf
+        images = tf.convert_to_tensor(images, tf.float32)
+        h, w = images.shape[1], images.shape[2]
+        score = tf.nn.relu(images[..., 2] - images[..., 1] - self.threshold)       # (n, H, W)
+        total = tf.reduce_sum(score, axis=[1, 2])
+        rows = tf.reduce_sum(score * tf.range(h, dtype=tf.float32)[:, None], axis=[1, 2])
+        cols = tf.reduce_sum(score * tf.range(w, dtype=tf.float32)[None, :], axis=[1, 2])
+        stained = total > 0
+        safe = tf.where(stained, total, 1.0)
+        return tf.stack([tf.where(stained, rows / safe, (h - 1) / 2),
+                         tf.where(stained, cols / safe, (w - 1) / 2)], axis=1)
+
+    def call(self, images):
+        import tensorflow as tf
+        images = tf.cast(images, tf.float32)
+        h, w = images.shape[1], images.shape[2]
+        centre = self.centres(images)
+        # crop_and_resize takes boxes as fractions of (H - 1, W - 1): the first and last pixel
+        half_h, half_w = (self.box[0] - 1) / 2, (self.box[1] - 1) / 2
+        boxes = tf.stack([(centre[:, 0] - half_h) / (h - 1), (centre[:, 1] - half_w) / (w - 1),
+                          (centre[:, 0] + half_h) / (h - 1), (centre[:, 1] + half_w) / (w - 1)], axis=1)
+        return tf.image.crop_and_resize(images, boxes, tf.range(tf.shape(images)[0]), self.size,
+                                        extrapolation_value=0.0)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], *self.size, input_shape[3])
+
+    def get_config(self):
+        return {**super().get_config(), "box": list(self.box), "size": list(self.size),
+                "threshold": self.threshold}
+
+
 def folder_classifier(image_size=(96, 128), num_classes: int = 2, widths=(16, 32, 64, 128),
                       convs_per_block: int = 1, augment: bool = True, jitter: float = 0.2,
                       standardize: bool = True, dropout: float = 0.3, patch: int | None = None,
-                      rotate: bool = False, shift: float = 0.0,
+                      rotate: bool = False, shift: float = 0.0, crop: StainCrop | None = None,
                       name: str = "folder_classifier") -> keras.Model:
     """A CNN for photos or micrographs streamed by ``cnnlib.folders.image_dataset``. Uncompiled.
 
@@ -278,7 +350,9 @@ def folder_classifier(image_size=(96, 128), num_classes: int = 2, widths=(16, 32
     ``keras.utils.image_dataset_from_directory`` yield), so saved models take raw pixels.
     ``image_size``: ``(H, W)``.
 
-    Layout: [augmentation, training only: random flips in both directions (cells and
+    Layout: [``crop``: a ``StainCrop`` layer, which cuts a window around the stained cell
+    out of the whole image, so everything after it sees ``crop.size`` pixels] ->
+    [augmentation, training only: random flips in both directions (cells and
     leaves have no up or down), random brightness and contrast of up to ``jitter``;
     ``rotate``: a random rotation by any angle, black corners filled in, as the Kaggle
     blood-cell augmentation did; ``shift``: random translation by up to that fraction] ->
@@ -295,19 +369,22 @@ def folder_classifier(image_size=(96, 128), num_classes: int = 2, widths=(16, 32
         h, w = (int(v) for v in image_size)
     except (TypeError, ValueError):
         raise ValueError(f"folder_classifier: image_size must be (height, width), got {image_size!r}.") from None
+    if crop is not None and not isinstance(crop, StainCrop):
+        raise ValueError(f"folder_classifier: crop must be a StainCrop layer or None, got {crop!r}.")
+    body_h, body_w = crop.size if crop is not None else (h, w)     # what the conv blocks see
     if patch is not None and (isinstance(patch, bool) or not isinstance(patch, int) or patch < 2):
         raise ValueError(f"folder_classifier: patch must be an integer >= 2 (the stem's stride) or None, "
                          f"got {patch!r}.")
     shrink = 2 ** len(widths) * (patch or 1)
-    if h < shrink or w < shrink:
-        raise ValueError(f"folder_classifier: image_size {image_size} is too small for "
+    if body_h < shrink or body_w < shrink:
+        raise ValueError(f"folder_classifier: {'the crop size' if crop is not None else 'image_size'} {(body_h, body_w)} is too small for "
                          f"{len(widths)} pooling blocks{f' after a {patch}x{patch} patch stem' if patch else ''}; "
                          f"use at least {shrink} pixels a side.")
     k = _check_classes(num_classes, "folder_classifier")
     if not 0 <= shift < 1:
         raise ValueError(f"folder_classifier: shift is a fraction of the image size in [0, 1), got {shift!r}.")
     inputs = keras.Input(shape=(h, w, 3), name="pixels_0_255")
-    x = inputs
+    x = inputs if crop is None else crop(inputs)
     if augment:
         x = layers.RandomFlip("horizontal_and_vertical", name="augment_flip")(x)
         if rotate:

@@ -27,6 +27,13 @@ METRICS_ENV = "CNNLIB_METRICS_FILE"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 DEFAULT_TIMEOUT = {"smoke": 300, "full": 1800}
+KERNEL_ENV = {"MALLOC_ARENA_MAX": "2"}
+"""Set for every notebook kernel unless the caller's environment already sets them.
+glibc gives each thread that allocates under contention its own memory arena (up to 8 per
+core), and TensorFlow runs dozens of threads: memory they free stays spread over the arenas
+instead of going back to the system. In a script repeating notebook 05's steps (one epoch
+each), two arenas cut the peak resident memory from 2,932 to 1,781 MiB. Allocators other
+than glibc's ignore the variable."""
 VERSIONED = ("tensorflow", "keras", "numpy", "scikit-learn", "matplotlib", "papermill", "nbconvert")
 
 
@@ -130,7 +137,7 @@ def run_notebook(notebook: str | os.PathLike, *, profile: str, out: str | os.Pat
     recorded_path = out / f".{nb.stem}.recorded.json"
     recorded_path.unlink(missing_ok=True)
     timeout = timeout or DEFAULT_TIMEOUT[profile]
-    env = dict(os.environ, CNNLIB_PROFILE=profile, **{METRICS_ENV: str(recorded_path.resolve())})
+    env = {**KERNEL_ENV, **os.environ, "CNNLIB_PROFILE": profile, METRICS_ENV: str(recorded_path.resolve())}
     cmd = [sys.executable, "-m", "papermill", str(nb), str(executed), "-p", "PROFILE", profile,
            "--cwd", str(nb.parent), "--no-progress-bar", "--log-level", "WARNING"]
     started = datetime.now(timezone.utc)
@@ -152,6 +159,7 @@ def run_notebook(notebook: str | os.PathLike, *, profile: str, out: str | os.Pat
         "seconds": round(seconds, 1),
         "started_at": started.isoformat(timespec="seconds"),
         "parameters": {"PROFILE": profile},
+        "kernel_env": {name: env[name] for name in KERNEL_ENV},
         "metrics": json.loads(recorded_path.read_text()) if recorded_path.exists() else {},
         "versions": package_versions(),
         "git_commit": git_commit(),

@@ -40,3 +40,13 @@ def test_tutorial_loader_fails_loudly_on_a_bad_file(tmp_path):
     bad.write_text("not an image")
     with pytest.raises(OSError):
         pipeline.tutorial_load([str(bad)], (20, 30))
+
+
+def test_stream_and_train_measurements_run_in_fresh_processes(tmp_path):
+    pipeline = _load("input_pipeline")
+    root = write_blood_tree(tmp_path / "cells", per_class=3) / "TRAIN"
+    stream = pipeline.measure("stream", root, (60, 80), batch_size=4)
+    assert stream["images"] == 12 and stream["images_per_second"] > 0
+    assert stream["peak_mib"] >= stream["baseline_mib"] > 0
+    train = pipeline.measure("train", root, (60, 80), batch_size=4, steps=2)   # notebook 05's model, crop included
+    assert train["images"] == 8 and train["images_per_second"] > 0

@@ -132,3 +132,70 @@ def test_rotate_and_shift_augment_in_training_only():
 def test_bad_shift_is_explained(shift):
     with pytest.raises(ValueError, match="shift is a fraction"):
         models.folder_classifier((32, 32), num_classes=3, widths=(8,), shift=shift)
+
+
+# --------------------------------------------------------------------------- StainCrop
+def _smear(h=60, w=80, centre=(20, 55), radius=6):
+    """A pale pink 'smear' (blue - green = 20, below the threshold) with one purple disc
+    (blue - green = 140) centred at ``centre``: shape (1, h, w, 3), 0..255."""
+    img = np.empty((h, w, 3), "float32")
+    img[:] = (230, 200, 220)
+    rr, cc = np.mgrid[:h, :w]
+    disc = (rr - centre[0]) ** 2 + (cc - centre[1]) ** 2 <= radius ** 2
+    img[disc] = (120, 60, 200)
+    return img[None], disc
+
+
+def test_stain_centre_is_the_score_weighted_centroid():
+    img, disc = _smear()
+    layer = models.StainCrop(box=20, size=20)
+    score = np.maximum(img[0, ..., 2] - img[0, ..., 1] - 60, 0)          # the formula in the docstring
+    rows, cols = np.mgrid[:60, :80]
+    expected = [(score * rows).sum() / score.sum(), (score * cols).sum() / score.sum()]
+    np.testing.assert_allclose(layer.centres(img)[0], expected, rtol=1e-6)
+    np.testing.assert_allclose(expected, (20, 55), atol=1e-6)            # a symmetric disc: its centre
+    pale = np.full((2, 60, 80, 3), 200, "float32")                       # nothing stained: the image centre
+    np.testing.assert_allclose(layer.centres(pale), [[29.5, 39.5]] * 2)
+
+
+def test_stain_crop_cuts_the_cell_out_and_pads_with_black():
+    img, _ = _smear(centre=(20, 55))
+    out = models.StainCrop(box=21, size=21)(img).numpy()
+    assert out.shape == (1, 21, 21, 3)
+    np.testing.assert_allclose(out[0], img[0, 10:31, 45:66], atol=1e-3)  # 21 pixels around (20, 55), unscaled
+    corner, _ = _smear(centre=(3, 3), radius=3)                          # a cell at the corner:
+    out = models.StainCrop(box=21, size=21)(corner).numpy()[0]           # the window leaves the image
+    assert (out[:5, :5] == 0).all() and out[10, 10, 2] == 200             # black outside, the cell in the middle
+    big = models.StainCrop(box=(40, 40), size=(20, 20))(img).numpy()     # a larger box is resized down
+    assert big.shape == (1, 20, 20, 3) and big[0, 10, 10, 2] == pytest.approx(200)
+
+
+def test_stain_crop_model_sees_the_crop_and_round_trips(tmp_path):
+    crop = models.StainCrop(box=32, size=(24, 32))
+    model = models.folder_classifier((60, 80), num_classes=3, widths=(8, 16), crop=crop)
+    assert model.input_shape == (None, 60, 80, 3)
+    assert model.get_layer("augment_flip").output.shape[1:] == (24, 32, 3)
+    img, _ = _smear()
+    path = tmp_path / "crop.keras"
+    model.save(path)
+    back = keras.models.load_model(path)
+    assert back.layers[1].get_config()["box"] == [32, 32] and back.layers[1].size == (24, 32)
+    np.testing.assert_allclose(back.predict(img, verbose=0), model.predict(img, verbose=0), rtol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(box=0), "box must be a positive integer"),
+    (dict(size=(10, -1)), "size must be a positive integer"),
+    (dict(size="big"), "size must be a positive integer"),
+    (dict(threshold=300), "threshold is a level of blue minus green"),
+])
+def test_bad_stain_crop_is_explained(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        models.StainCrop(**kwargs)
+
+
+def test_crop_too_small_and_wrong_crop_type_are_explained():
+    with pytest.raises(ValueError, match=r"the crop size \(4, 4\) is too small"):
+        models.folder_classifier((64, 64), 3, widths=(8, 16, 32), crop=models.StainCrop(box=32, size=4))
+    with pytest.raises(ValueError, match="crop must be a StainCrop layer"):
+        models.folder_classifier((64, 64), 3, widths=(8,), crop=160)
