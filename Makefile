@@ -21,7 +21,7 @@ test: $(STAMP)    ## unit tests, every notebook under papermill (smoke), nbval o
 	CNNLIB_PROFILE=smoke $(PY) -m pytest $(PYTEST_ARGS)
 
 lab: $(STAMP)     ## open the course in JupyterLab
-	MALLOC_ARENA_MAX=$${MALLOC_ARENA_MAX:-2} $(VENV)/bin/jupyter lab notebooks/
+	MALLOC_ARENA_MAX=$${MALLOC_ARENA_MAX:-2} MALLOC_MMAP_THRESHOLD_=$${MALLOC_MMAP_THRESHOLD_:-1048576} $(VENV)/bin/jupyter lab notebooks/
 
 doctor: $(STAMP)  ## preflight check of Python, TensorFlow, the kernel and the datasets
 	$(PY) -m cnnlib doctor

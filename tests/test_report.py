@@ -40,7 +40,7 @@ def test_run_writes_ipynb_html_metrics_summary_and_saves_outputs(ok_nb, tmp_path
     assert rec["metrics"] == {"test_accuracy": 0.5, "seen_profile": "smoke"}
     saved = json.loads((out / "10_tiny.metrics.json").read_text())
     assert saved["parameters"] == {"PROFILE": "smoke"}
-    assert saved["kernel_env"] == {"MALLOC_ARENA_MAX": "2"}
+    assert saved["kernel_env"] == report.KERNEL_ENV
     assert saved["versions"]["python"] and "tensorflow" in saved["versions"]
     assert "git_commit" in saved and saved["datasets"] == {"mnist": None}
     html = (out / "10_tiny.html").read_text()
@@ -109,7 +109,7 @@ def test_kernel_gets_the_runner_env_unless_the_caller_sets_it(tmp_path, monkeypa
     nb = make_notebook(tmp_path / "11_env.ipynb", body)
     monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
     rec = report.run_notebook(nb, profile="smoke", out=tmp_path / "a", fingerprints={})
-    assert rec["metrics"] == {"arenas": "2"} and rec["kernel_env"] == {"MALLOC_ARENA_MAX": "2"}
+    assert rec["metrics"] == {"arenas": "2"} and rec["kernel_env"]["MALLOC_ARENA_MAX"] == "2"
     monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
     rec = report.run_notebook(nb, profile="smoke", out=tmp_path / "b", fingerprints={})
-    assert rec["metrics"] == {"arenas": "4"} and rec["kernel_env"] == {"MALLOC_ARENA_MAX": "4"}
+    assert rec["metrics"] == {"arenas": "4"} and rec["kernel_env"]["MALLOC_ARENA_MAX"] == "4"
