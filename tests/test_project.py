@@ -41,6 +41,14 @@ def test_readme_commands_exist():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
 
 
+def test_make_lab_starts_kernels_like_the_runner():
+    # `make lab` repeats report.KERNEL_ENV for JupyterLab; the two must not drift apart
+    from cnnlib import report
+    lab = re.search(r"^lab:.*\n\t(.*)$", (ROOT / "Makefile").read_text(), re.M).group(1)
+    for name, value in report.KERNEL_ENV.items():
+        assert f"{name}=$${{{name}:-{value}}}" in lab
+
+
 def test_there_are_notebooks():
     assert len(NOTEBOOKS) >= 1 and NOTEBOOKS[0].name == "00_start_here.ipynb"
 
