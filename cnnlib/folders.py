@@ -165,11 +165,21 @@ def decode_and_resize(path, image_size: tuple):
 
     ``tf.io.decode_image(channels=3, expand_animations=False)`` decodes JPEG, PNG, BMP
     and GIF (first frame), and turns greyscale into RGB and drops an alpha channel.
+    An image already of ``image_size`` is returned as decoded: the antialiased resize
+    would give back the same pixels, and it costs several times the decoding
+    (``bench/input_pipeline.py``).
     """
     import tensorflow as tf
     image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
-    image = tf.image.resize(image, image_size, method="bilinear", antialias=True)
-    return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+
+    def resized():
+        out = tf.image.resize(image, image_size, method="bilinear", antialias=True)
+        return tf.cast(tf.clip_by_value(tf.round(out), 0, 255), tf.uint8)
+
+    same_size = tf.reduce_all(tf.equal(tf.shape(image)[:2], tf.constant(image_size, tf.int32)))
+    image = tf.cond(same_size, lambda: image, resized)
+    image.set_shape((image_size[0], image_size[1], 3))
+    return image
 
 
 SHUFFLE_BUFFER = 256

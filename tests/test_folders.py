@@ -237,3 +237,31 @@ def test_png_written_with_pil_decodes_to_the_same_pixels(tmp_path):
     ds = folders.image_dataset(root, image_size=(8, 8), batch_size=None, shuffle=False)
     x, _ = next(iter(ds))
     np.testing.assert_array_equal(x.numpy(), pixels.astype(np.float32))   # same size: lossless
+
+
+def test_same_size_shortcut_gives_the_resize_pixels_and_other_sizes_still_resize(tmp_path):
+    """decode_and_resize skips the (slow) antialiased resize when an image already has
+    image_size; on noise, the hardest case, the resize would have given the same pixels."""
+    import tensorflow as tf
+    rng = np.random.default_rng(1)
+    pixels = rng.integers(0, 256, size=(12, 16, 3), dtype=np.uint8)
+    path = tmp_path / "noise.png"
+    Image.fromarray(pixels).save(path)
+    resized = tf.image.resize(pixels, (12, 16), method="bilinear", antialias=True)
+    via_resize = tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8).numpy()
+    np.testing.assert_array_equal(via_resize, pixels)
+    out = folders.decode_and_resize(tf.constant(str(path)), (12, 16))
+    assert out.dtype == tf.uint8 and tuple(out.shape) == (12, 16, 3)
+    np.testing.assert_array_equal(out.numpy(), pixels)
+    small = folders.decode_and_resize(tf.constant(str(path)), (6, 8)).numpy()
+    assert small.shape == (6, 8, 3)
+    expected = tf.image.resize(pixels, (6, 8), method="bilinear", antialias=True)
+    np.testing.assert_array_equal(small, np.clip(np.round(expected.numpy()), 0, 255).astype(np.uint8))
+    # a folder mixing both cases streams one shape
+    for cls, size in (("a", (16, 12)), ("b", (32, 24))):
+        (tmp_path / "mixed" / cls).mkdir(parents=True)
+        Image.fromarray(rng.integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8)).save(
+            tmp_path / "mixed" / cls / "x.png")
+    shapes = {tuple(x.shape) for x, _ in folders.image_dataset(tmp_path / "mixed", image_size=(12, 16),
+                                                                batch_size=None, shuffle=False)}
+    assert shapes == {(12, 16, 3)}
