@@ -166,7 +166,7 @@ def run_notebook(notebook: str | os.PathLike, *, profile: str, out: str | os.Pat
         "metrics": json.loads(recorded_path.read_text()) if recorded_path.exists() else {},
         "versions": package_versions(),
         "git_commit": git_commit(),
-        "platform": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
+        "platform": platform_summary(),
         "datasets": fingerprints if fingerprints is not None else {},
     }
     recorded_path.unlink(missing_ok=True)
@@ -181,6 +181,24 @@ def run_notebook(notebook: str | os.PathLike, *, profile: str, out: str | os.Pat
             record_["html_error"] = str(exc)
     metrics_path.write_text(json.dumps(record_, indent=2, sort_keys=True))
     return record_
+
+
+def cpu_model(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> str:
+    """The processor's name (Linux's ``/proc/cpuinfo`` "model name"), else what
+    ``platform.processor()`` says, else "unknown CPU". Runtimes mean little without it."""
+    try:
+        for line in Path(cpuinfo).read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and value.strip():
+                return " ".join(value.split())
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def platform_summary() -> str:
+    """One line for a report, e.g. ``Linux x86_64, 2 CPUs (Intel(R) Xeon(R) Processor)``."""
+    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs ({cpu_model()})"
 
 
 def save_outputs(executed: str | os.PathLike, notebook: str | os.PathLike) -> None:

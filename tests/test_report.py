@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import nbformat
 import pytest
@@ -43,6 +44,7 @@ def test_run_writes_ipynb_html_metrics_summary_and_saves_outputs(ok_nb, tmp_path
     assert saved["kernel_env"] == report.KERNEL_ENV
     assert saved["versions"]["python"] and "tensorflow" in saved["versions"]
     assert "git_commit" in saved and saved["datasets"] == {"mnist": None}
+    assert saved["platform"] == report.platform_summary() and f"{os.cpu_count()} CPUs (" in saved["platform"]
     html = (out / "10_tiny.html").read_text()
     assert "done smoke" in html
     executed = nbformat.read(str(out / "10_tiny.ipynb"), as_version=4)
@@ -56,6 +58,19 @@ def test_run_writes_ipynb_html_metrics_summary_and_saves_outputs(ok_nb, tmp_path
     assert not any("injected-parameters" in c.metadata.get("tags", []) for c in saved.cells)
     assert "papermill" not in saved.metadata
     assert "done smoke" in saved.cells[-1].outputs[0]["text"]
+
+
+def test_cpu_model_reads_cpuinfo_and_falls_back_when_it_cannot(tmp_path, monkeypatch):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC   7B13 64-Core Processor\n"
+                    "processor\t: 1\nmodel name\t: AMD EPYC 7B13 64-Core Processor\n")
+    assert report.cpu_model(info) == "AMD EPYC 7B13 64-Core Processor"     # whitespace collapsed, first CPU
+    monkeypatch.setattr(report.platform, "processor", lambda: "arm")
+    assert report.cpu_model(tmp_path / "missing") == "arm"                   # no /proc/cpuinfo (macOS, Windows)
+    info.write_text("processor\t: 0\nvendor_id\t: GenuineIntel\n")
+    assert report.cpu_model(info) == "arm"                                   # no model name line
+    monkeypatch.setattr(report.platform, "processor", lambda: "")
+    assert report.cpu_model(tmp_path / "missing") == "unknown CPU"
 
 
 def test_failing_notebook_is_reported_and_cli_exits_nonzero(tmp_path, capsys):
