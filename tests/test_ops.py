@@ -29,6 +29,7 @@ def _uniform(seed, shape):
 @given(n=st.integers(1, 2), h=sizes, w=sizes, c_in=channels, c_out=channels, kh=windows,
        kw=windows, sh=strides, sw=strides, padding=paddings, seed=seeds)
 @example(n=1, h=8, w=7, c_in=3, c_out=2, kh=3, kw=4, sh=2, sw=2, padding="same", seed=0)
+@example(n=2, h=2, w=1, c_in=1, c_out=1, kh=1, kw=2, sh=1, sw=2, padding="same", seed=0)  # see below
 def test_conv2d_matches_keras(n, h, w, c_in, c_out, kh, kw, sh, sw, padding, seed):
     assume(padding == "same" or (kh <= h and kw <= w))
     x = _uniform(seed, (n, h, w, c_in))
@@ -36,7 +37,13 @@ def test_conv2d_matches_keras(n, h, w, c_in, c_out, kh, kw, sh, sw, padding, see
     layer = keras.layers.Conv2D(c_out, (kh, kw), strides=(sh, sw), padding=padding)
     layer.build((None, h, w, c_in))
     layer.set_weights([kernel, bias])
-    expected = keras.ops.convert_to_numpy(layer(x))
+    # Keras's reference is computed one image at a time. TensorFlow 2.21's oneDNN kernels
+    # (on by default on x86) get some *batched*, strided, "same"-padded convolutions of tiny
+    # inputs wrong: in a sweep of 10,368 such shapes with 2 images (h, w <= 6, kernels <= 4,
+    # strides <= 3), 260 batched results were wrong (uninitialised values, or the other
+    # image's), none computed one image at a time, and none with TF_ENABLE_ONEDNN_OPTS=0.
+    # The second @example above is one of them. ops.conv2d still gets the whole batch.
+    expected = np.concatenate([keras.ops.convert_to_numpy(layer(x[i:i + 1])) for i in range(n)])
     for method in ops.METHODS:
         got = ops.conv2d(x, kernel, bias, stride=(sh, sw), padding=padding, method=method)
         assert got.shape == expected.shape
