@@ -15,13 +15,13 @@ Before timing, each method's output is checked against Keras's.
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import time
 
 import numpy as np
 
 from cnnlib import ops  # first: quietens TensorFlow's start-up logs
+from cnnlib import report
 import keras  # noqa: E402,I001
 
 BATCH = 64
@@ -91,7 +91,7 @@ def main(argv=None) -> int:
     print(f"conv2d on CPU, batch {BATCH}, float32, median of {args.repeats} runs "
           f"(loops: {max(3, args.repeats // 5)} runs on {args.loop_images} images, scaled to "
           f"{BATCH})")
-    print(f"{platform.processor() or platform.machine()}, NumPy {np.__version__}, Keras "
+    print(f"{report.platform_summary()}, NumPy {np.__version__}, Keras "
           f"{keras.__version__} ({keras.backend.backend()} backend)\n")
     header = ("shape (H, W, C) -> output", "method", "median ms / 64", "x Keras", "max |diff|", "")
     rows = []
