@@ -33,7 +33,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-# notebook 05's 4-class model, so the training throughput is the one the pipeline must outrun;
+# notebook 06's 4-class model, so the training throughput is the one the pipeline must outrun;
 # its StainCrop cuts a 128-pixel window of a 320-pixel-wide image down to 96x96
 NOTEBOOK_MODEL = dict(widths=(32, 64, 128, 256), patch=2, rotate=True, shift=0.05, dropout=0.5)
 NOTEBOOK_CROP = dict(box_fraction=128 / 320, size=96)

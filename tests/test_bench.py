@@ -48,5 +48,5 @@ def test_stream_and_train_measurements_run_in_fresh_processes(tmp_path):
     stream = pipeline.measure("stream", root, (60, 80), batch_size=4)
     assert stream["images"] == 12 and stream["images_per_second"] > 0
     assert stream["peak_mib"] >= stream["baseline_mib"] > 0
-    train = pipeline.measure("train", root, (60, 80), batch_size=4, steps=2)   # notebook 05's model, crop included
+    train = pipeline.measure("train", root, (60, 80), batch_size=4, steps=2)   # notebook 06's model, crop included
     assert train["images"] == 8 and train["images_per_second"] > 0

@@ -165,7 +165,7 @@ def test_shuffle_buffer_holds_every_image_only_when_cached_in_memory(tmp_path, m
 
 
 def test_pipeline_ends_in_a_fixed_prefetch(tmp_path, monkeypatch):
-    # an AUTOTUNE prefetch keeps growing while the model waits for images: notebook 05's TEST
+    # an AUTOTUNE prefetch keeps growing while the model waits for images: notebook 06's TEST
     # evaluation at 320x240 took 0.9 GiB more with it; the pipeline must end in a fixed one
     import tensorflow as tf
     seen = []
