@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PROFILE ?= full
 
-.PHONY: report test lab doctor clean-reports
+.PHONY: report test lab doctor student clean-reports
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ test: $(STAMP)    ## unit tests, every notebook under papermill (smoke), nbval o
 
 lab: $(STAMP)     ## open the course in JupyterLab
 	MALLOC_ARENA_MAX=$${MALLOC_ARENA_MAX:-2} MALLOC_MMAP_THRESHOLD_=$${MALLOC_MMAP_THRESHOLD_:-1048576} $(VENV)/bin/jupyter lab notebooks/
+
+student: $(STAMP) ## write the student edition (no solutions, no outputs) into student/
+	$(PY) -m cnnlib student --out student/
 
 doctor: $(STAMP)  ## preflight check of Python, TensorFlow, the kernel and the datasets
 	$(PY) -m cnnlib doctor

@@ -1,4 +1,4 @@
-"""Command line: ``python -m cnnlib {run,doctor,train,predict} ...``."""
+"""Command line: ``python -m cnnlib {run,student,doctor,train,predict} ...``."""
 from __future__ import annotations
 
 import argparse
@@ -14,6 +14,15 @@ def _cmd_run(args) -> int:
         print(f"\n{len(failed)} of {len(records)} notebook(s) did not finish: "
               + ", ".join(f"{r['notebook']} ({r['status']})" for r in failed), file=sys.stderr)
         return 1
+    return 0
+
+
+def _cmd_student(args) -> int:
+    from . import report
+    from .exercises.student import write_student_edition
+    paths = [report._resolve_notebook(n) for n in args.notebooks] if args.notebooks else report.list_notebooks()
+    written = write_student_edition(paths, args.out)
+    print(f"Student edition: {len(written)} notebook(s) in {args.out}/ (solutions removed, outputs cleared)")
     return 0
 
 
@@ -75,6 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
                           "(commit real-run outputs)")
     run.set_defaults(func=_cmd_run)
 
+    st = sub.add_parser("student", help="write the student edition: solution cells removed, outputs cleared")
+    st.add_argument("notebooks", nargs="*", help="notebook files or name prefixes (default: all)")
+    st.add_argument("--out", default="student", help="output folder (default: student/)")
+    st.set_defaults(func=_cmd_student)
+
     doc = sub.add_parser("doctor", help="check Python, TensorFlow, the Jupyter kernel and the datasets")
     doc.set_defaults(func=_cmd_doctor)
 
@@ -102,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command in ("train", "predict"):
+    if args.command in ("train", "predict", "student"):
         from .errors import CnnlibError
         try:
             return args.func(args)

@@ -21,7 +21,8 @@ import keras
 import numpy as np
 import pandas as pd
 
-__all__ = ["set_seed", "EpochLogger", "FitResult", "fit", "one_cycle_schedule", "count_params"]
+__all__ = ["set_seed", "EpochLogger", "FitResult", "fit", "one_cycle_schedule", "count_params",
+           "one_cycle_at", "TimeBudget", "images_per_second"]
 
 
 def set_seed(seed: int = 0, *, deterministic: bool = False) -> None:
@@ -88,7 +89,10 @@ class EpochLogger(keras.callbacks.Callback):
         width = len(str(self._epochs)) if self._epochs else 1
         total = f"/{self._epochs}" if self._epochs else ""
         parts = [f"epoch {n:>{width}}{total}"]
-        parts += [f"{k} {_fmt(logs[k])}" for k in self._keys(logs)]
+        parts += [f"{k} {_fmt(logs[k])}" for k in self._keys(logs) if k != "budget_used"]
+        if "budget_used" in logs:                 # a TimeBudget run: epochs are not fixed
+            parts[0] = f"epoch {n}"
+            parts.append(f"budget {logs['budget_used']:.0%}")
         parts.append(f"{time.perf_counter() - self._t0:.1f} s")
         print("  ".join(parts), flush=True)
 
@@ -153,6 +157,113 @@ def one_cycle_schedule(peak_lr: float, total_steps: int, warmup_fraction: float 
         warmup_target=peak_lr if warmup else None, warmup_steps=warmup)
 
 
+def one_cycle_at(progress: float, peak_lr: float, warmup_fraction: float = 0.2,
+                 start_fraction: float = 0.1) -> float:
+    """The one-cycle learning rate at ``progress`` in [0, 1] of training (clipped to it): a
+    linear warm-up from ``start_fraction * peak_lr`` to ``peak_lr`` over the first
+    ``warmup_fraction``, then a cosine decay to zero at progress 1. The same shape as
+    ``one_cycle_schedule``, as a function of progress rather than of steps."""
+    if peak_lr <= 0:
+        raise ValueError(f"peak_lr must be > 0, got {peak_lr}.")
+    if not 0 <= warmup_fraction < 1:
+        raise ValueError(f"warmup_fraction must be in [0, 1), got {warmup_fraction}.")
+    p = min(max(float(progress), 0.0), 1.0)
+    if warmup_fraction and p < warmup_fraction:
+        start = start_fraction * peak_lr
+        return start + (peak_lr - start) * p / warmup_fraction
+    q = (p - warmup_fraction) / (1 - warmup_fraction)
+    return 0.5 * peak_lr * (1 + math.cos(math.pi * q))
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Train for a wall-clock budget instead of a number of epochs.
+
+    The learning rate follows a schedule of *elapsed time / budget* (by default the one-cycle
+    shape of ``one_cycle_at``), set before every batch, so it reaches zero exactly when the
+    budget is spent, on a fast machine or a slow one; after the batch that crosses the budget
+    training stops (Keras then runs that epoch's validation, if any). The fit therefore uses
+    the whole budget, plus at most one batch and one validation pass.
+
+    ``seconds``: the budget (> 0). ``peak_lr``: the schedule's peak. ``schedule``: optional
+    ``progress -> learning rate`` to use instead of the one-cycle shape. ``clock``: a
+    ``() -> seconds`` function (``time.monotonic``; tests pass a fake one).
+    Pass ``model.fit`` a generous ``epochs`` (``max_epochs``): the budget ends the run.
+    Compile the model with a plain float learning rate; this callback overwrites it.
+
+    After the fit: ``elapsed`` (seconds), ``steps`` (batches trained), ``used`` (elapsed /
+    budget). Each epoch's logs get ``budget_used``, the fraction spent so far.
+    """
+
+    def __init__(self, seconds: float, *, peak_lr: float | None = None, schedule=None,
+                 warmup_fraction: float = 0.2, start_fraction: float = 0.1, max_epochs: int = 1000,
+                 clock=time.monotonic):
+        super().__init__()
+        if not isinstance(seconds, (int, float)) or not seconds > 0 or not math.isfinite(seconds):
+            raise ValueError(f"seconds must be a positive number of seconds, got {seconds!r}.")
+        if (peak_lr is None) == (schedule is None):
+            raise ValueError("give exactly one of peak_lr (a one-cycle schedule) or schedule "
+                             "(a function of progress in [0, 1]).")
+        self.seconds = float(seconds)
+        self.schedule = schedule or (lambda p: one_cycle_at(p, peak_lr, warmup_fraction, start_fraction))
+        self.max_epochs = int(max_epochs)
+        self.clock = clock
+        self.elapsed = 0.0
+        self.steps = 0
+        self._t0 = None
+
+    @property
+    def used(self) -> float:
+        return self.elapsed / self.seconds
+
+    def _lr_variable(self):
+        lr = getattr(self.model.optimizer, "learning_rate", None)
+        if not hasattr(lr, "assign"):
+            raise ValueError("TimeBudget sets the learning rate before every batch: compile the "
+                             "model with a float learning rate, not a schedule "
+                             "(e.g. keras.optimizers.SGD(0.1, ...)).")
+        return lr
+
+    def on_train_begin(self, logs=None):
+        self._lr_variable()
+        self._t0 = self.clock()
+        self.elapsed, self.steps = 0.0, 0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.elapsed = self.clock() - self._t0
+        self._lr_variable().assign(self.schedule(self.elapsed / self.seconds))
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+        self.elapsed = self.clock() - self._t0
+        if self.elapsed >= self.seconds:
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.elapsed = self.clock() - self._t0
+        if logs is not None:
+            logs["budget_used"] = self.used
+
+
+def images_per_second(build, x, y, *, batch_size: int, steps: int = 20, warmup: int = 3) -> float:
+    """Training throughput of a throwaway model from ``build()`` (compiled), on ``steps``
+    batches of ``x``/``y`` after ``warmup`` untimed ones (tracing, first-touch allocation).
+    ``x``: ``(n, ...)`` arrays with n >= batch_size; batches repeat if n is smaller than
+    ``(warmup + steps) * batch_size``. A short probe: the basis of runtime forecasts."""
+    if int(steps) < 1 or int(warmup) < 1:
+        raise ValueError(f"steps and warmup must be >= 1, got {steps} and {warmup}.")
+    n = len(x)
+    if n < batch_size:
+        raise ValueError(f"need at least one batch ({batch_size}) of images, got {n}.")
+    model = build()
+    idx = np.arange((warmup + steps) * batch_size) % n
+    xs, ys = x[idx], y[idx]
+    w = warmup * batch_size
+    model.fit(xs[:w], ys[:w], batch_size=batch_size, epochs=1, verbose=0, shuffle=False)
+    t = time.perf_counter()
+    model.fit(xs[w:], ys[w:], batch_size=batch_size, epochs=1, verbose=0, shuffle=False)
+    return steps * batch_size / (time.perf_counter() - t)
+
+
 def count_params(model: keras.Model) -> int:
     """Total parameters of a built model (trainable and not)."""
     return int(model.count_params())
@@ -196,8 +307,12 @@ def fit(model: keras.Model, x, y=None, *, epochs: int, batch_size: int | None = 
     hist = model.fit(x, y, epochs=int(epochs), batch_size=batch_size,
                      validation_data=validation_data, callbacks=cbs, verbose=0, **fit_kwargs)
     seconds = time.perf_counter() - t0
+    budget = next((c for c in cbs if isinstance(c, TimeBudget)), None)
     frame = pd.DataFrame({k: [float(v) for v in vals] for k, vals in hist.history.items()})
     ran = len(frame)
     frame.insert(0, "epoch", np.arange(1, ran + 1))
-    ips = (n_images * ran / seconds) if (n_images and seconds > 0) else float("nan")
+    if budget is not None and batch_size:        # the last epoch may have stopped part-way
+        ips = budget.steps * int(batch_size) / seconds if seconds > 0 else float("nan")
+    else:
+        ips = (n_images * ran / seconds) if (n_images and seconds > 0) else float("nan")
     return FitResult(history=frame, seconds=float(seconds), epochs=ran, images_per_second=float(ips))
