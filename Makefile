@@ -21,7 +21,7 @@ test: $(STAMP)    ## unit tests, every notebook under papermill (smoke), nbval o
 	CNNLIB_PROFILE=smoke $(PY) -m pytest $(PYTEST_ARGS)
 
 lab: $(STAMP)     ## open the course in JupyterLab
-	MALLOC_ARENA_MAX=$${MALLOC_ARENA_MAX:-2} MALLOC_MMAP_THRESHOLD_=$${MALLOC_MMAP_THRESHOLD_:-1048576} $(VENV)/bin/jupyter lab notebooks/
+	MALLOC_ARENA_MAX=$${MALLOC_ARENA_MAX:-2} MALLOC_MMAP_THRESHOLD_=$${MALLOC_MMAP_THRESHOLD_:-1048576} TF_ENABLE_ONEDNN_OPTS=$${TF_ENABLE_ONEDNN_OPTS:-1} $(VENV)/bin/jupyter lab notebooks/
 
 student: $(STAMP) ## write the student edition (no solutions, no outputs) into student/
 	$(PY) -m cnnlib student --out student/

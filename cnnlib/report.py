@@ -27,7 +27,7 @@ METRICS_ENV = "CNNLIB_METRICS_FILE"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 DEFAULT_TIMEOUT = {"smoke": 300, "full": 1800}
-KERNEL_ENV = {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": "1048576"}
+KERNEL_ENV = {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": "1048576", "TF_ENABLE_ONEDNN_OPTS": "1"}
 """Set for every notebook kernel unless the caller's environment already sets them.
 glibc gives each thread that allocates under contention its own memory arena (up to 8 per
 core), and TensorFlow runs dozens of threads: memory they free stays spread over the arenas
