@@ -169,11 +169,13 @@ def main(argv=None) -> int:
     parser.add_argument("--root", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     size = tuple(args.image_size)
+    sys.path.insert(0, str(REPO))
+    from cnnlib.cpu import enable_onednn
+    enable_onednn()  # TF_ENABLE_ONEDNN_OPTS=1 unless set, before TensorFlow is imported; children inherit it
     if args.child:
         _child(args.child, args.root, size, args.per_class, args.batch_size, args.steps)
         return 0
 
-    sys.path.insert(0, str(REPO))
     from cnnlib import datasets
     root = datasets.blood_cells_dir().train
     runs = {m: [] for m in ("stream", "tutorial", "train")}

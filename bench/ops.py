@@ -20,8 +20,11 @@ import time
 
 import numpy as np
 
-from cnnlib import ops  # first: quietens TensorFlow's start-up logs
-from cnnlib import report
+from cnnlib import cpu
+
+cpu.enable_onednn()  # TF_ENABLE_ONEDNN_OPTS=1 unless set: TensorFlow reads it at import
+from cnnlib import ops  # noqa: E402 - first TensorFlow user: quietens its start-up logs
+from cnnlib import report  # noqa: E402
 import keras  # noqa: E402,I001
 
 BATCH = 64
@@ -91,8 +94,8 @@ def main(argv=None) -> int:
     print(f"conv2d on CPU, batch {BATCH}, float32, median of {args.repeats} runs "
           f"(loops: {max(3, args.repeats // 5)} runs on {args.loop_images} images, scaled to "
           f"{BATCH})")
-    print(f"{report.platform_summary()}, NumPy {np.__version__}, Keras "
-          f"{keras.__version__} ({keras.backend.backend()} backend)\n")
+    print(f"{report.platform_summary()}, {cpu.vector_summary()}, NumPy {np.__version__}, Keras "
+          f"{keras.__version__} ({keras.backend.backend()} backend), oneDNN {cpu.onednn_state()}\n")
     header = ("shape (H, W, C) -> output", "method", "median ms / 64", "x Keras", "max |diff|", "")
     rows = []
     for shape in SHAPES:

@@ -22,6 +22,9 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from cnnlib.cpu import enable_onednn  # noqa: E402
+
+enable_onednn()  # TF_ENABLE_ONEDNN_OPTS=1 unless set: TensorFlow reads it at import
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

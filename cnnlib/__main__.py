@@ -78,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--profile", choices=["smoke", "full"], default="full")
     run.add_argument("--out", default="reports", help="output folder (default: reports/)")
     run.add_argument("--timeout", type=float, default=None,
-                     help="seconds allowed per notebook (default: 300 smoke, 1800 full)")
+                     help="seconds allowed per notebook (default: smoke 300; full: 1.5 x the "
+                          "notebook's declared budget, more on a slower machine, else 1800)")
     run.add_argument("--save-outputs", action="store_true",
                      help="maintainers: write each executed notebook back into notebooks/ "
                           "(commit real-run outputs)")
@@ -114,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    from .cpu import enable_onednn
+    enable_onednn()  # TF_ENABLE_ONEDNN_OPTS=1 unless you set it; TensorFlow reads it at import
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command in ("train", "predict", "student"):

@@ -45,6 +45,11 @@ CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
                    "dog", "frog", "horse", "ship", "truck")
 BLOOD_CELL_CLASSES = ("EOSINOPHIL", "LYMPHOCYTE", "MONOCYTE", "NEUTROPHIL")
 BLOOD_CELL_SPLITS = ("TRAIN", "TEST", "TEST_SIMPLE")
+BLOOD_CELL_TRAIN_PER_CLASS = 800
+"""The course's blood-cell TRAIN: of Kaggle's ~2,490 TRAIN images per class, the 800 whose
+SHA-256 content digest sorts lowest (lowercase hex); TEST and TEST_SIMPLE are complete. Scan a
+full Kaggle download with ``folders.scan_image_folder(tree.train, per_class=800)`` to get the
+same images; a tree that holds only the course's 800 per class scans the same either way."""
 
 MNIST_IDX_FILES = {
     "x_train": "train-images-idx3-ubyte",
@@ -452,6 +457,8 @@ def blood_cells_dir(*, download: bool = True) -> BloodCellTree:
 
     Searches the data roots for Kaggle's ``dataset2-master/images`` layout wherever it
     sits; if absent and Kaggle credentials exist, downloads it through kagglehub.
+    A full download's TRAIN holds ~2,490 images per class; the course uses 800 of them
+    (``BLOOD_CELL_TRAIN_PER_CLASS``, the lowest SHA-256 rule of ``scan_image_folder``).
     """
     hit = _search(_match_blood)
     if hit is not None:

@@ -1,7 +1,9 @@
 """``python -m cnnlib doctor``: a preflight check for learners and instructors.
 
-Reports Python, TensorFlow and Keras versions, the devices TensorFlow sees, whether
-the Jupyter kernel is available, and where each dataset was found (or how to get it).
+Reports Python, TensorFlow and Keras versions, the CPU and its vector features (AVX2,
+AVX-512), whether TensorFlow uses its oneDNN kernels in this process, the devices
+TensorFlow sees, whether the Jupyter kernel is available, and where each dataset was found
+(or how to get it).
 """
 from __future__ import annotations
 
@@ -35,9 +37,33 @@ def _tensorflow() -> list[Check]:
     gpus = tf.config.list_physical_devices("GPU")
     device = (f"{len(gpus)} GPU(s): " + ", ".join(g.name for g in gpus)) if gpus else \
         f"CPU only ({os.cpu_count()} cores)"
+    onednn = _tensorflow_onednn()
     return [Check("TensorFlow", True, tf.__version__),
             Check("Keras", major >= 3, keras.__version__ + ("" if major >= 3 else " (the course needs Keras 3)")),
-            Check("Device", True, device, needed=False)]
+            Check("Device", True, device, needed=False), *([onednn] if onednn else [])]
+
+
+def _cpu() -> list[Check]:
+    """The CPU and oneDNN, as this process's environment sets it. Call it before TensorFlow
+    is imported (TensorFlow reads TF_ENABLE_ONEDNN_OPTS then); afterwards ``_tensorflow``
+    asks TensorFlow itself."""
+    from . import cpu, report
+    state = cpu.onednn_state()
+    return [Check("CPU", True, f"{report.cpu_model()}, {os.cpu_count()} cores, "
+                               f"{cpu.vector_summary()}", needed=False),
+            Check("oneDNN", True, f"{state}; read from this process's environment, "
+                                  f"which TensorFlow reads when imported", needed=False)]
+
+
+def _tensorflow_onednn() -> Check | None:
+    """What the imported TensorFlow says about oneDNN (None if it cannot say)."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+        on = bool(_pywrap_util_port.IsMklEnabled())
+    except Exception:  # noqa: BLE001 - a private API: no answer is fine
+        return None
+    return Check("oneDNN in TF", True, "TensorFlow reports its oneDNN kernels "
+                                       + ("on" if on else "off"), needed=False)
 
 
 def _kernel() -> Check:
@@ -78,7 +104,7 @@ def _datasets() -> list[Check]:
 
 
 def run_checks() -> list[Check]:
-    return [_python(), *_tensorflow(), _kernel(), *_datasets()]
+    return [_python(), *_cpu(), *_tensorflow(), _kernel(), *_datasets()]
 
 
 def format_checks(checks: list[Check]) -> str:

@@ -44,7 +44,7 @@ __all__ = ["Variant", "Results", "run_variants", "combine", "learning_curve_vs_s
 #: The columns of ``Results.table()``, in order.
 TABLE_COLUMNS = ("n_train", "params", "epochs_run", "best_val_accuracy", "best_epoch",
                  "final_train_accuracy", "final_val_accuracy", "final_gap", "train_accuracy",
-                 "test_accuracy", "fit_seconds")
+                 "val_accuracy", "test_accuracy", "fit_seconds")
 
 
 @dataclass(frozen=True)
@@ -97,8 +97,9 @@ class Results:
     ``models`` (the trained ``keras.Model``, with restored best weights where
     ``EarlyStopping(restore_best_weights=True)`` was used), ``test`` (an
     ``evaluation.Evaluation`` on the test split, or None without a test split),
-    ``train_accuracy`` (accuracy of the trained model on its training images in inference
-    mode: no dropout, no augmentation), ``params`` (parameter count) and ``n_train``.
+    ``train_accuracy`` and ``val_accuracy`` (accuracy of the trained model, as returned, on
+    its training and validation images in inference mode: no dropout, no augmentation),
+    ``params`` (parameter count) and ``n_train``.
     ``seed``, ``epochs``, ``batch_size``: the experiment's settings.
     """
     names: list = field(default_factory=list)
@@ -107,6 +108,7 @@ class Results:
     models: dict = field(default_factory=dict)
     test: dict = field(default_factory=dict)
     train_accuracy: dict = field(default_factory=dict)
+    val_accuracy: dict = field(default_factory=dict)
     params: dict = field(default_factory=dict)
     n_train: dict = field(default_factory=dict)
     notes: dict = field(default_factory=dict)
@@ -127,7 +129,11 @@ class Results:
         - ``final_gap`` = ``final_train_accuracy - final_val_accuracy``: how far training
           accuracy ran ahead of validation by the end (large: overfitting);
         - ``train_accuracy``: the trained model re-measured on its training images in
-          inference mode; ``test_accuracy``: on the test split (NaN without one);
+          inference mode; ``val_accuracy``: the same on the validation split. This is the
+          validation accuracy of the model you keep (the last epoch's weights, or the best
+          epoch's where ``EarlyStopping(restore_best_weights=True)`` restored them): choose
+          between variants by this column, not by ``test_accuracy``;
+        - ``test_accuracy``: on the test split (NaN without one);
         - ``fit_seconds``: wall-clock of ``fit`` (validation passes included).
 
         ``notes=True`` appends each variant's ``note``.
@@ -148,6 +154,7 @@ class Results:
                 "final_val_accuracy": float(h["val_accuracy"].iloc[-1]),
                 "final_gap": float(h["accuracy"].iloc[-1] - h["val_accuracy"].iloc[-1]),
                 "train_accuracy": float(self.train_accuracy[name]),
+                "val_accuracy": float(self.val_accuracy[name]),
                 "test_accuracy": float(test.accuracy) if test is not None else float("nan"),
                 "fit_seconds": float(self.fits[name].seconds),
             })
@@ -258,6 +265,7 @@ def _train_one(variant: Variant, train, val, test, *, epochs, batch_size, seed, 
     results.n_train[name] = len(x_tr)
     results.notes[name] = variant.note
     results.train_accuracy[name] = evaluation.evaluate(model, x_tr, y_tr, class_names=names).accuracy
+    results.val_accuracy[name] = evaluation.evaluate(model, val[0], val[1], class_names=names).accuracy
     results.test[name] = (evaluation.evaluate(model, test[0], test[1], class_names=names)
                           if test is not None else None)
 
@@ -266,7 +274,7 @@ def _summary_line(results: Results, name: str, width: int) -> str:
     row = results[name]
     test = f"  test {row.test_accuracy:.3f}" if np.isfinite(row.test_accuracy) else ""
     return (f"{name:<{width}}  {row.params:>9,d} params  {row.epochs_run:>3d} epochs  "
-            f"best val {row.best_val_accuracy:.3f} (epoch {row.best_epoch})  "
+            f"best val {row.best_val_accuracy:.3f} (epoch {row.best_epoch}), kept {row.val_accuracy:.3f}  "
             f"gap {row.final_gap:+.3f}{test}  {row.fit_seconds:.1f} s")
 
 
@@ -320,7 +328,7 @@ def combine(*results: Results) -> Results:
     out = Results(seed=seeds[0], epochs=results[0].epochs, batch_size=results[0].batch_size)
     for r in results:
         out.names += r.names
-        for key in ("histories", "fits", "models", "test", "train_accuracy", "params",
+        for key in ("histories", "fits", "models", "test", "train_accuracy", "val_accuracy", "params",
                     "n_train", "notes"):
             getattr(out, key).update(getattr(r, key))
     return out

@@ -5,6 +5,10 @@ them into usable images and skipped files, each skipped file with its reason.
 Nothing is skipped silently: the result counts and lists them, and its
 ``summary()`` says so in words. Layout mistakes (a flat folder with no class
 sub-folders, an empty class folder, a single class) raise ImageFolderError.
+
+``scan_image_folder(root, per_class=N)`` keeps at most N images per class, chosen by a
+rule that does not depend on file names or order: the files whose SHA-256 content digest
+sorts lowest (the course's blood-cell TRAIN is Kaggle's TRAIN cut this way to 800 per class).
 """
 from __future__ import annotations
 
@@ -26,6 +30,9 @@ class FolderScan:
     ``files[i]`` is a usable image of class ``labels[i]`` (an index into ``class_names``);
     ``skipped`` lists ``(path, reason)`` for every file left out; ``modes`` counts the
     PIL colour modes seen (e.g. ``{'RGB': 3200}``), so greyscale or RGBA inputs show up.
+    ``modes`` and ``sizes`` count the kept images only. ``per_class`` is the cap the scan
+    was asked for (None: every image) and ``left_out[class]`` how many files of that class
+    the cap left out, unopened (0 when the class had no more than ``per_class`` files).
     """
     root: Path
     class_names: list
@@ -34,6 +41,8 @@ class FolderScan:
     skipped: list = field(default_factory=list)
     modes: dict = field(default_factory=dict)
     sizes: dict = field(default_factory=dict)
+    per_class: int | None = None
+    left_out: dict = field(default_factory=dict)
 
     @property
     def counts(self) -> dict:
@@ -71,7 +80,24 @@ def _check_image(path: Path) -> tuple[str | None, str | None, tuple | None]:
     return None, mode, size
 
 
-def scan_image_folder(root: str | os.PathLike, *, class_names: list | None = None) -> FolderScan:
+def lowest_digest_order(paths) -> list:
+    """``paths`` sorted by the SHA-256 digest of their bytes (lowercase hex), ties by path:
+    the order of the course's subset rule, independent of file names and listing order."""
+    from .download import file_digest
+    return sorted((Path(p) for p in paths), key=lambda p: (file_digest(p, "sha256"), str(p)))
+
+
+def _check_per_class(per_class):
+    if per_class is None:
+        return None
+    if isinstance(per_class, bool) or not isinstance(per_class, int) or per_class < 1:
+        raise ValueError(f"per_class must be a positive integer (images kept per class) or None "
+                         f"(every image), got {per_class!r}; e.g. per_class=800.")
+    return per_class
+
+
+def scan_image_folder(root: str | os.PathLike, *, class_names: list | None = None,
+                      per_class: int | None = None) -> FolderScan:
     """Scan ``root/CLASS/**`` and return a FolderScan.
 
     ``class_names`` defaults to the sorted names of ``root``'s sub-folders (the
@@ -79,8 +105,16 @@ def scan_image_folder(root: str | os.PathLike, *, class_names: list | None = Non
     ``root`` and hidden files are reported as skipped. Raises ImageFolderError when
     ``root`` is missing, has no class sub-folders, has fewer than two classes, or
     a class folder holds no usable image.
+
+    ``per_class``: keep at most this many images of each class (None: all). A class with
+    more files keeps those whose SHA-256 content digest sorts lowest (lowercase hex, ties
+    broken by path): they are opened in that order, an unusable one is reported in
+    ``skipped`` and the next one takes its place, and the rest are counted in
+    ``left_out`` without being opened. Kept files are listed in path order, as without
+    the cap, so a folder that already holds ``per_class`` images per class scans the same.
     """
     root = Path(root)
+    per_class = _check_per_class(per_class)
     if not root.is_dir():
         raise ImageFolderError(f"{root} is not a folder. Give the folder that holds one "
                                f"sub-folder per class, e.g. data/train/cat, data/train/dog.")
@@ -98,21 +132,33 @@ def scan_image_folder(root: str | os.PathLike, *, class_names: list | None = Non
         raise ImageFolderError(
             f"{root} has only one class folder ({class_names[0]!r}); a classifier needs at "
             f"least two. Add a folder per class.")
-    scan = FolderScan(root=root, class_names=list(class_names))
+    scan = FolderScan(root=root, class_names=list(class_names), per_class=per_class)
     for entry in sorted(root.iterdir()):
         if entry.is_file():
             scan.skipped.append((entry, "file outside any class folder"))
     for label, cls in enumerate(class_names):
+        candidates = []
         for path in sorted((root / cls).rglob("*")):
             if not path.is_file():
                 continue
             if any(part.startswith(".") for part in path.relative_to(root).parts):
                 scan.skipped.append((path, "hidden file"))
                 continue
+            candidates.append(path)
+        capped = per_class is not None and len(candidates) > per_class
+        order = lowest_digest_order(candidates) if capped else candidates
+        kept, opened = [], 0
+        for path in order:
+            if capped and len(kept) == per_class:
+                break
+            opened += 1
             reason, mode, size = _check_image(path)
             if reason:
                 scan.skipped.append((path, reason))
                 continue
+            kept.append((path, mode, size))
+        scan.left_out[cls] = len(candidates) - opened
+        for path, mode, size in sorted(kept):
             scan.files.append(path)
             scan.labels.append(label)
             scan.modes[mode] = scan.modes.get(mode, 0) + 1

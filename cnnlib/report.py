@@ -27,6 +27,33 @@ METRICS_ENV = "CNNLIB_METRICS_FILE"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 DEFAULT_TIMEOUT = {"smoke": 300, "full": 1800}
+"""Per-notebook limits when a notebook declares no budget (and for the smoke profile)."""
+BUDGET_MARGIN = 1.5
+"""A full run may take this many times its notebook's declared budget (scaled by the
+machine's speed) before the runner stops it."""
+BUDGET_SLACK_S = 120
+"""Plus this many seconds: kernel start, imports, HTML conversion."""
+REFERENCE_IMAGES_PER_SECOND = 1000.0
+"""``machine_speed()`` on the machine the budgets are declared for: a 2-core AMD EPYC
+(AVX2, no AVX-512) with oneDNN on. A machine measuring less gets proportionally more time;
+a faster one never gets less than the budget's margin."""
+SPEED_PROBE = r"""
+import os, time, sys
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import numpy as np, keras
+keras.utils.set_random_seed(0)
+m = keras.Sequential([keras.Input((32, 32, 3)),
+    keras.layers.Conv2D(32, 3, padding="same", activation="relu"), keras.layers.MaxPooling2D(),
+    keras.layers.Conv2D(64, 3, padding="same", activation="relu"), keras.layers.MaxPooling2D(),
+    keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
+m.compile("adam", "sparse_categorical_crossentropy")
+x = np.random.default_rng(0).random((64 * 24, 32, 32, 3), dtype=np.float32)
+y = np.arange(len(x)) % 10
+m.fit(x[:64 * 4], y[:64 * 4], batch_size=64, verbose=0)
+t = time.perf_counter()
+m.fit(x[64 * 4:], y[64 * 4:], batch_size=64, verbose=0)
+print(64 * 20 / (time.perf_counter() - t))
+"""
 KERNEL_ENV = {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": "1048576", "TF_ENABLE_ONEDNN_OPTS": "1"}
 """Set for every notebook kernel unless the caller's environment already sets them.
 glibc gives each thread that allocates under contention its own memory arena (up to 8 per
@@ -126,11 +153,60 @@ def _to_html(executed: Path, html: Path) -> None:
     html.write_text(body, encoding="utf-8")
 
 
+def declared_budget(notebook: str | os.PathLike) -> float | None:
+    """The notebook's full-profile time budget in seconds, from its metadata
+    ``{"cnnlib": {"budget_minutes": N}}``, or None if it declares none."""
+    nb = json.loads(Path(notebook).read_text())
+    minutes = nb.get("metadata", {}).get("cnnlib", {}).get("budget_minutes")
+    if minutes is None:
+        return None
+    if not isinstance(minutes, (int, float)) or minutes <= 0:
+        raise ValueError(f"{Path(notebook).name}: metadata cnnlib.budget_minutes must be a positive "
+                         f"number of minutes, got {minutes!r}.")
+    return 60.0 * minutes
+
+
+def machine_speed(env: dict | None = None, timeout: float = 120) -> float | None:
+    """Training images/s of a small CNN on this machine (a ~5 s probe in a fresh Python with
+    the kernels' environment, so the oneDNN setting applies), or None if the probe fails."""
+    env = {**KERNEL_ENV, **os.environ, **(env or {})}
+    try:
+        out = subprocess.run([sys.executable, "-c", SPEED_PROBE], env=env, capture_output=True,
+                             text=True, timeout=timeout)
+        return float(out.stdout.strip().splitlines()[-1])
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        return None
+
+
+def time_limit(budget_s: float | None, profile: str, speed: float | None = None) -> tuple[float, str]:
+    """The runner's limit for one notebook, and how it was derived (for messages).
+
+    Full profile with a declared budget: ``BUDGET_MARGIN x budget x slowness + BUDGET_SLACK_S``,
+    where slowness = ``REFERENCE_IMAGES_PER_SECOND / speed`` when the machine measured slower
+    than the reference (never below 1). Otherwise the profile's default limit."""
+    if profile != "full" or budget_s is None:
+        limit = float(DEFAULT_TIMEOUT[profile])
+        return limit, f"the {profile} profile's default limit of {limit:.0f} s"
+    slowness = max(1.0, REFERENCE_IMAGES_PER_SECOND / speed) if speed else 1.0
+    limit = BUDGET_MARGIN * budget_s * slowness + BUDGET_SLACK_S
+    how = (f"{BUDGET_MARGIN:g} x its {budget_s / 60:g}-minute budget"
+           + (f" x {slowness:.2f} for this machine's measured speed ({speed:,.0f} against "
+              f"{REFERENCE_IMAGES_PER_SECOND:,.0f} images/s)" if slowness > 1 else "")
+           + f" + {BUDGET_SLACK_S} s")
+    return limit, how
+
+
 def run_notebook(notebook: str | os.PathLike, *, profile: str, out: str | os.PathLike,
-                 timeout: float | None = None, fingerprints: dict | None = None) -> dict:
+                 timeout: float | None = None, fingerprints: dict | None = None,
+                 speed: float | None = None) -> dict:
     """Execute one notebook into ``out`` and return its metrics record (also written
     to ``out/NAME.metrics.json``). Never raises for a failing notebook: the record's
-    ``status`` is 'ok', 'failed' or 'timeout', and ``error`` says why."""
+    ``status`` is 'ok', 'failed' or 'timeout', and ``error`` says why.
+
+    ``timeout``: seconds allowed; by default derived from the notebook's declared budget and
+    ``speed`` (see ``time_limit``). A notebook stopped at its limit keeps its partial report:
+    the executed notebook as far as it got (papermill saves after every cell), its HTML and
+    the figures it had recorded."""
     profiles.validate(profile, "the profile argument")
     nb = _resolve_notebook(str(notebook))
     out = Path(out)
@@ -139,7 +215,10 @@ def run_notebook(notebook: str | os.PathLike, *, profile: str, out: str | os.Pat
     metrics_path = out / f"{nb.stem}.metrics.json"
     recorded_path = out / f".{nb.stem}.recorded.json"
     recorded_path.unlink(missing_ok=True)
-    timeout = timeout or DEFAULT_TIMEOUT[profile]
+    if timeout:
+        how = "the --timeout given"
+    else:
+        timeout, how = time_limit(declared_budget(nb), profile, speed)
     env = {**KERNEL_ENV, **os.environ, "CNNLIB_PROFILE": profile, METRICS_ENV: str(recorded_path.resolve())}
     cmd = [sys.executable, "-m", "papermill", str(nb), str(executed), "-p", "PROFILE", profile,
            "--cwd", str(nb.parent), "--no-progress-bar", "--log-level", "WARNING"]
@@ -162,6 +241,8 @@ def run_notebook(notebook: str | os.PathLike, *, profile: str, out: str | os.Pat
         "seconds": round(seconds, 1),
         "started_at": started.isoformat(timespec="seconds"),
         "parameters": {"PROFILE": profile},
+        "time_limit_s": round(timeout, 1),
+        "budget_s": declared_budget(nb),
         "kernel_env": {name: env[name] for name in KERNEL_ENV},
         "metrics": json.loads(recorded_path.read_text()) if recorded_path.exists() else {},
         "versions": package_versions(),
@@ -171,7 +252,9 @@ def run_notebook(notebook: str | os.PathLike, *, profile: str, out: str | os.Pat
     }
     recorded_path.unlink(missing_ok=True)
     if status == "timeout":
-        record_["error"] = f"stopped after the {timeout:.0f} s limit"
+        record_["error"] = (f"stopped after the {timeout:.0f} s limit ({how}); the partial report "
+                            f"is kept in {out}/. To allow longer: python -m cnnlib run {nb.stem} "
+                            f"--profile {profile} --timeout SECONDS")
     elif status == "failed":
         record_["error"] = _error_summary(executed, stderr)
     if executed.exists():
@@ -260,10 +343,19 @@ def run_notebooks(notebooks: list | None, *, profile: str, out: str | os.PathLik
     out.mkdir(parents=True, exist_ok=True)
     print(f"Running {len(paths)} notebook(s), profile {profile!r}, into {out}/", flush=True)
     prints = dataset_fingerprints()
+    speed = None
+    if profile == "full" and not timeout:
+        speed = machine_speed()
+        if speed:
+            print(f"Machine speed: {speed:,.0f} training images/s (a small CNN; the budgets assume "
+                  f"{REFERENCE_IMAGES_PER_SECOND:,.0f}): each notebook's limit is "
+                  f"{BUDGET_MARGIN:g} x its budget, scaled up on a slower machine.", flush=True)
     records = []
     for i, nb in enumerate(paths, 1):
-        print(f"[{i}/{len(paths)}] {nb.name} ...", end=" ", flush=True)
-        r = run_notebook(nb, profile=profile, out=out, timeout=timeout, fingerprints=prints)
+        budget = declared_budget(nb)
+        print(f"[{i}/{len(paths)}] {nb.name}" + (f" (budget {budget / 60:g} min)" if budget and profile == "full" else "")
+              + " ...", end=" ", flush=True)
+        r = run_notebook(nb, profile=profile, out=out, timeout=timeout, fingerprints=prints, speed=speed)
         records.append(r)
         if save and r["status"] == "ok":
             save_outputs(out / nb.name, nb)

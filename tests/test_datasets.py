@@ -231,6 +231,24 @@ def test_real_blood_cells():
     assert sum(1 for _ in tree.train.rglob("*.jpeg")) == 3200
 
 
+@real
+@pytest.mark.realdata
+def test_real_blood_cell_train_is_already_the_courses_subset():
+    """The shared TRAIN holds exactly the 800 per class the subset rule keeps, so the rule keeps
+    every file, and those are the TRAIN lines of the dataset's SHA256SUMS."""
+    from cnnlib.folders import scan_image_folder
+    tree = datasets.blood_cells_dir(download=False)
+    plain = scan_image_folder(tree.train)
+    capped = scan_image_folder(tree.train, per_class=datasets.BLOOD_CELL_TRAIN_PER_CLASS)
+    assert capped.files == plain.files and capped.labels == plain.labels
+    assert capped.counts == {c: 800 for c in datasets.BLOOD_CELL_CLASSES}
+    assert capped.left_out == {c: 0 for c in datasets.BLOOD_CELL_CLASSES}
+    sums = tree.root.parent / "SHA256SUMS"
+    if sums.is_file():
+        listed = {line.split()[1] for line in sums.read_text().splitlines() if "images/TRAIN/" in line}
+        assert {f"images/{p.relative_to(tree.root).as_posix()}" for p in capped.files} == listed
+
+
 def test_bad_files_in_a_blood_cell_class_folder_are_skipped_and_reported(isolated_data):
     from cnnlib.folders import scan_image_folder
     images = write_blood_tree(isolated_data, per_class=3)

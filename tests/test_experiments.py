@@ -93,12 +93,29 @@ def test_table_agrees_with_histories_and_models(results):
         ev = evaluation.evaluate(model, *TEST)
         assert row.test_accuracy == pytest.approx(ev.accuracy)
         assert row.train_accuracy == pytest.approx(evaluation.evaluate(model, *TRAIN).accuracy)
+        assert row.val_accuracy == pytest.approx(evaluation.evaluate(model, *VAL).accuracy)
+        # no early stopping: the kept model is the last epoch's, whose validation pass Keras logged
+        assert row.val_accuracy == pytest.approx(row.final_val_accuracy, abs=1e-6)
         assert 0 <= row.test_accuracy <= 1
     assert results.test["a"].class_names == ("r", "g", "b")
     row = results["wider"]
     assert row.params == table.loc["wider", "params"] and isinstance(row.best_epoch, int)
     with pytest.raises(KeyError, match="No variant 'nope'"):
         results["nope"]
+
+
+def test_val_accuracy_is_the_kept_models():
+    # with restored best weights the kept model is the best epoch's, not the last one's
+    def stop():
+        return [keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=2,
+                                              restore_best_weights=True)]
+
+    res = experiments.run_variants([Variant("es", lambda: tiny_model(metrics=("accuracy",)),
+                                            callbacks=stop)], TRAIN, VAL, epochs=6,
+                                   batch_size=16, seed=3, verbose=False)
+    row, h = res["es"], res.histories["es"]
+    assert row.val_accuracy == pytest.approx(h["val_accuracy"].max(), abs=1e-6)
+    assert row.val_accuracy == pytest.approx(evaluation.evaluate(res.models["es"], *VAL).accuracy)
 
 
 def test_per_variant_epochs_override(results):

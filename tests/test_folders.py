@@ -79,6 +79,83 @@ def test_scan_with_explicit_class_names_checks_they_exist(tmp_path):
         folders.scan_image_folder(root, class_names=["cat", "bird"])
 
 
+# --------------------------------------------------------------------------- subset rule
+def distinct_pngs(folder, n, start=0, size=(2, 2)):
+    """``n`` tiny PNGs with different bytes (pixel values from the index) in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(start, start + n):
+        Image.new("RGB", size, (i % 256, (i // 256) % 256, 7)).save(folder / f"_{i % 10}_{i:04d}.png")
+
+
+def lowest_sha256(folder, n):
+    import hashlib
+    digests = sorted((hashlib.sha256(f.read_bytes()).hexdigest(), f.name) for f in folder.iterdir())
+    return sorted(name for _, name in digests[:n])
+
+
+def test_per_class_keeps_the_files_whose_sha256_sorts_lowest(tmp_path):
+    root = tmp_path / "TRAIN"
+    distinct_pngs(root / "a", 12)
+    distinct_pngs(root / "b", 9, start=100)
+    scan = folders.scan_image_folder(root, per_class=5)
+    assert scan.counts == {"a": 5, "b": 5}
+    for cls in ("a", "b"):                                  # the rule, recomputed independently
+        kept = [p.name for p, y in zip(scan.files, scan.labels) if scan.class_names[y] == cls]
+        assert kept == lowest_sha256(root / cls, 5)         # and listed in path order
+    assert scan.per_class == 5 and scan.left_out == {"a": 7, "b": 4}
+    assert scan.modes == {"RGB": 10} and scan.sizes == {(2, 2): 10}   # the kept images only
+    assert scan.skipped == []
+
+
+def test_per_class_replaces_an_unreadable_file_by_the_next_digest(tmp_path):
+    import hashlib
+    root = tmp_path / "TRAIN"
+    distinct_pngs(root / "a", 6)
+    distinct_pngs(root / "b", 3, start=50)
+    # a corrupt file whose digest sorts first: reported, and the 4th lowest image takes its place
+    for k in range(100_000):
+        junk = f"junk{k}".encode()
+        if hashlib.sha256(junk).hexdigest() < min(hashlib.sha256(f.read_bytes()).hexdigest()
+                                                   for f in (root / "a").iterdir()):
+            break
+    (root / "a" / "broken.png").write_bytes(junk)
+    scan = folders.scan_image_folder(root, per_class=3)
+    assert [p.name for p, _ in scan.skipped] == ["broken.png"]
+    assert "unreadable" in scan.skipped[0][1]
+    expected = [n for n in lowest_sha256(root / "a", 4) if n != "broken.png"]
+    assert [p.name for p, y in zip(scan.files, scan.labels) if y == 0] == expected
+    assert scan.left_out == {"a": 3, "b": 0}
+
+
+def test_per_class_at_or_above_the_count_scans_like_no_cap(tmp_path):
+    root = messy_tree(tmp_path / "data")
+    plain = folders.scan_image_folder(root)
+    for cap in (5, 1000):                  # each class folder holds 5 non-hidden files
+        capped = folders.scan_image_folder(root, per_class=cap)
+        assert capped.files == plain.files and capped.labels == plain.labels
+        assert capped.modes == plain.modes and capped.sizes == plain.sizes
+        assert capped.skipped == plain.skipped and sum(capped.left_out.values()) == 0
+        assert capped.summary() == plain.summary()
+
+
+@pytest.mark.parametrize("bad", [0, -3, True, 2.5, "800"])
+def test_per_class_must_be_a_positive_integer(tmp_path, bad):
+    with pytest.raises(ValueError, match="per_class must be a positive integer"):
+        folders.scan_image_folder(messy_tree(tmp_path / "data"), per_class=bad)
+
+
+def test_a_full_kaggle_train_gives_the_courses_800_per_class(tmp_path):
+    from cnnlib import datasets
+    assert datasets.BLOOD_CELL_TRAIN_PER_CLASS == 800
+    root = tmp_path / "TRAIN"
+    distinct_pngs(root / "EOSINOPHIL", 803, size=(1, 1))
+    distinct_pngs(root / "NEUTROPHIL", 812, start=1000, size=(1, 1))
+    scan = folders.scan_image_folder(root, per_class=datasets.BLOOD_CELL_TRAIN_PER_CLASS)
+    assert scan.counts == {"EOSINOPHIL": 800, "NEUTROPHIL": 800}
+    assert scan.left_out == {"EOSINOPHIL": 3, "NEUTROPHIL": 12}
+    assert [p.name for p, y in zip(scan.files, scan.labels) if y == 1] == lowest_sha256(root / "NEUTROPHIL", 800)
+
+
 # --------------------------------------------------------------------------- pipeline
 def test_pipeline_streams_every_good_image_and_never_a_bad_one(tmp_path):
     scan = folders.scan_image_folder(messy_tree(tmp_path / "data"))

@@ -128,3 +128,56 @@ def test_kernel_gets_the_runner_env_unless_the_caller_sets_it(tmp_path, monkeypa
     monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
     rec = report.run_notebook(nb, profile="smoke", out=tmp_path / "b", fingerprints={})
     assert rec["metrics"] == {"arenas": "4"} and rec["kernel_env"]["MALLOC_ARENA_MAX"] == "4"
+
+
+# --------------------------------------------------------------------------- budgets and limits
+def test_declared_budget_comes_from_metadata_and_bad_values_are_named(tmp_path):
+    nb_path = make_notebook(tmp_path / "20_b.ipynb", "x = 1")
+    assert report.declared_budget(nb_path) is None
+    nb = nbformat.read(str(nb_path), as_version=4)
+    nb.metadata["cnnlib"] = {"budget_minutes": 12.5}
+    nbformat.write(nb, str(nb_path))
+    assert report.declared_budget(nb_path) == 750.0
+    nb.metadata["cnnlib"] = {"budget_minutes": -3}
+    nbformat.write(nb, str(nb_path))
+    with pytest.raises(ValueError, match="budget_minutes must be a positive"):
+        report.declared_budget(nb_path)
+
+
+def test_time_limit_scales_with_a_slower_machine_and_never_shrinks_on_a_faster_one():
+    ref = report.REFERENCE_IMAGES_PER_SECOND
+    base, how = report.time_limit(600, "full", speed=ref)
+    assert base == report.BUDGET_MARGIN * 600 + report.BUDGET_SLACK_S
+    assert "10-minute budget" in how and "measured speed" not in how
+    fast, _ = report.time_limit(600, "full", speed=4 * ref)
+    assert fast == base                                  # a fast machine keeps the full margin
+    slow, how = report.time_limit(600, "full", speed=ref / 2)
+    assert slow == report.BUDGET_MARGIN * 600 * 2 + report.BUDGET_SLACK_S
+    assert "x 2.00 for this machine's measured speed" in how
+    unknown, _ = report.time_limit(600, "full", speed=None)  # the probe failed: no scaling
+    assert unknown == base
+    assert report.time_limit(600, "smoke")[0] == report.DEFAULT_TIMEOUT["smoke"]
+    assert report.time_limit(None, "full")[0] == report.DEFAULT_TIMEOUT["full"]
+
+
+def test_every_course_notebook_declares_its_budget():
+    for nb in report.list_notebooks():
+        budget = report.declared_budget(nb)
+        assert budget is not None and budget >= 60, f"{nb.name} declares no full-profile budget"
+
+
+def test_timeout_keeps_the_partial_report_and_says_how_to_raise_the_limit(tmp_path):
+    body = ("from cnnlib import report\nreport.record(before_the_slow_cell=1)\nprint('first cell ran')")
+    nb_path = make_notebook(tmp_path / "21_partial.ipynb", body)
+    nb = nbformat.read(str(nb_path), as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("import time\ntime.sleep(120)"))
+    nbformat.write(nb, str(nb_path))
+    out = tmp_path / "r"
+    rec = report.run_notebook(nb_path, profile="smoke", out=out, timeout=20, fingerprints={})
+    assert rec["status"] == "timeout"
+    assert "--timeout SECONDS" in rec["error"] and "partial report is kept" in rec["error"]
+    assert rec["metrics"] == {"before_the_slow_cell": 1}          # what it recorded is kept
+    executed = nbformat.read(str(out / "21_partial.ipynb"), as_version=4)
+    texts = [o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert any("first cell ran" in t for t in texts)             # the executed part is kept
+    assert (out / "21_partial.html").exists()

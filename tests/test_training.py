@@ -111,3 +111,78 @@ def test_one_cycle_schedule_shape():
     assert lr[4] == pytest.approx(0.0, abs=1e-7)
     with pytest.raises(ValueError, match="total_steps"):
         training.one_cycle_schedule(0.1, 0)
+
+
+# --------------------------------------------------------------------------- time budgets
+class FakeClock:
+    """Advances by ``step`` seconds each time it is read."""
+
+    def __init__(self, step=1.0):
+        self.t, self.step = 0.0, step
+
+    def __call__(self):
+        self.t += self.step
+        return self.t
+
+
+def _tiny_model(lr=0.1):
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.SGD(lr), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+def test_one_cycle_at_warms_up_peaks_and_ends_at_zero():
+    assert training.one_cycle_at(0.0, 1.0, 0.2, 0.1) == pytest.approx(0.1)
+    assert training.one_cycle_at(0.1, 1.0, 0.2, 0.1) == pytest.approx(0.55)
+    assert training.one_cycle_at(0.2, 1.0, 0.2, 0.1) == pytest.approx(1.0)
+    assert training.one_cycle_at(0.6, 1.0, 0.2, 0.1) == pytest.approx(0.5)
+    assert training.one_cycle_at(1.0, 1.0) == pytest.approx(0.0)
+    assert training.one_cycle_at(7.0, 1.0) == pytest.approx(0.0)       # past the budget: clipped
+    with pytest.raises(ValueError, match="peak_lr"):
+        training.one_cycle_at(0.5, 0.0)
+
+
+def test_time_budget_stops_at_the_budget_and_drives_the_learning_rate_by_elapsed_time():
+    training.set_seed(0)
+    model = _tiny_model()
+    x = np.random.default_rng(0).random((64, 4)).astype("float32")
+    y = (x[:, 0] > 0.5).astype(int)
+    seen = []
+
+    class Spy(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append(float(model.optimizer.learning_rate.numpy()))
+
+    # the fake clock advances 1 s per read: 2 reads per batch, 1 per epoch end, 1 at the start
+    budget = training.TimeBudget(20, peak_lr=0.5, clock=FakeClock())
+    result = training.fit(model, x, y, epochs=budget.max_epochs, batch_size=16,
+                          callbacks=[budget, Spy()], validation_data=(x, y), log_every=0)
+    assert budget.elapsed >= 20 and budget.used >= 1.0                 # the whole budget is used
+    assert budget.steps == len(seen) == 9                              # ... and not one batch more
+    assert result.epochs == 3 and result.history["budget_used"].iloc[-1] == pytest.approx(budget.used)
+    assert seen[0] == pytest.approx(training.one_cycle_at(1 / 20, 0.5))  # set from elapsed time
+    assert max(seen) <= 0.5 + 1e-6 and seen[-1] < 0.05                 # peaked, then annealed to ~0
+    assert result.images_per_second == pytest.approx(9 * 16 / result.seconds)
+
+
+def test_time_budget_rejects_bad_settings_with_the_fix():
+    with pytest.raises(ValueError, match="positive number of seconds"):
+        training.TimeBudget(0, peak_lr=0.1)
+    with pytest.raises(ValueError, match="exactly one of peak_lr"):
+        training.TimeBudget(10)
+    model = _tiny_model()
+    model.compile(optimizer=keras.optimizers.SGD(keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.9)),
+                  loss="sparse_categorical_crossentropy")
+    x, y = np.zeros((8, 4), "float32"), np.zeros(8, int)
+    with pytest.raises(ValueError, match="compile the model with a float learning rate"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[training.TimeBudget(5, peak_lr=0.1)])
+
+
+def test_images_per_second_times_only_the_steps_after_warm_up():
+    x = np.zeros((10, 4), "float32")
+    y = np.zeros(10, int)
+    ips = training.images_per_second(_tiny_model, x, y, batch_size=8, steps=3, warmup=1)
+    assert ips > 0
+    with pytest.raises(ValueError, match="at least one batch"):
+        training.images_per_second(_tiny_model, x[:4], y[:4], batch_size=8)

@@ -1,0 +1,283 @@
+"""oneDNN on and off give the same numbers on every model the course trains.
+
+cnnlib turns TensorFlow's oneDNN kernels on where TensorFlow leaves them off (CPUs without
+AVX-512 VNNI, AVX-VNNI or AMX), because they train about twice as fast there. That is only
+right if they compute the same thing. TensorFlow reads ``TF_ENABLE_ONEDNN_OPTS`` once, at
+import, so two fresh processes (this file run as a script, ``=0`` and ``=1``) build each
+model from the same seed, and each writes to an .npz file: the initial weights, the
+prediction of one batch (eager and compiled, ``training=False``), and one SGD step in a
+compiled function as ``fit`` runs it (``training=True``: the output, the loss, every
+gradient, and every weight after the step, batch-norm statistics included). Dropout and
+augmentation layers draw the same random numbers in both processes (same seed, stateless
+random ops), so they stay in.
+
+The models: the library's builders (the ones bench/ and the CLI train), notebook 06's blood-cell
+model with and without its StainCrop as bench/input_pipeline.py builds it, and every builder
+written on a notebook page (tests/page_models.py), called with its defaults.
+
+Tolerances (float32, about 6e-8 relative rounding per operation): outputs are probabilities
+compared with ``rtol 1e-4, atol 1e-5``; gradients and the step's weights are compared at
+``atol = 1e-4 x`` the largest magnitude of that array (summed products of thousands of
+terms in another order). The measured differences are printed (``pytest -s``), and were
+orders of magnitude below these (see the report in bench/results/onednn.md).
+"""
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+OUT_RTOL, OUT_ATOL = 1e-4, 1e-5     # probabilities in [0, 1]
+GRAD_SCALED_ATOL = 1e-4              # x max |array|, per gradient / weight array
+
+#: name -> (builder arguments, input (H, W, C), pixel scale, batch); built in the child
+LIBRARY = {
+    "classic_mnist": ("classic_mnist", {}, 1, 8),
+    "improved_mnist": ("improved_mnist", {}, 1, 8),
+    "improved_mnist (translate)": ("improved_mnist", {"translate": 2 / 28}, 1, 8),
+    "classic_cifar10": ("classic_cifar10", {}, 1, 8),
+    "classic_cifar10_r2": ("classic_cifar10_r2", {}, 1, 8),
+    "fast_cifar10": ("fast_cifar10", {}, 1, 8),
+    "folder_classifier (CLI, 120x160, 2 classes)": ("folder_classifier",
+                                                    {"image_size": (120, 160), "num_classes": 2}, 255, 4),
+    "folder_classifier (notebook 06, StainCrop)": ("notebook06", {"crop": True}, 255, 4),
+    "folder_classifier (notebook 06, no crop)": ("notebook06", {"crop": False}, 255, 4),
+}
+
+
+def page_model_names() -> list[str]:
+    """The page-model builders' names, read without TensorFlow (collection stays light):
+    top-level ``def``s of every cell tagged ``page-model`` (tests/page_models.py runs them)."""
+    from cnnlib import report
+    from tests.page_models import page_cells
+    names = []
+    for path in report.list_notebooks():
+        for src in page_cells(path):
+            try:
+                tree = ast.parse(src)
+            except SyntaxError:
+                names.append(f"page {path.stem}: (cell does not parse)")
+                continue
+            names += [f"page {path.stem}: {node.name}" for node in tree.body
+                      if isinstance(node, ast.FunctionDef) and not node.name.startswith("_")]
+    return names
+
+
+# --------------------------------------------------------------------------- the child process
+def _images(rng, n, shape, scale):
+    """``n`` float32 images ``shape`` in 0..1, or, for models taking 0..255 pixels, pale
+    pink micrographs with one purple stained cell each at a random place (so StainCrop
+    crops a different window of each)."""
+    h, w, c = shape
+    if scale == 1:
+        return rng.uniform(0, 1, (n, h, w, c)).astype("float32")
+    x = np.clip(rng.normal([225, 190, 205][:c], 12, (n, h, w, c)), 0, 255)
+    rr, cc = np.mgrid[:h, :w]
+    for i in range(n):
+        r0, c0, rad = rng.uniform(0.2, 0.8) * h, rng.uniform(0.2, 0.8) * w, min(h, w) / 8
+        blob = (rr - r0) ** 2 + (cc - c0) ** 2 < rad ** 2
+        x[i][blob] = np.clip(rng.normal([120, 60, 190][:c], 15, (int(blob.sum()), c)), 0, 255)
+    return x.astype("float32")
+
+
+def _library_model(kind, kwargs):
+    from cnnlib import models
+    if kind == "notebook06":
+        import importlib.util
+        spec = importlib.util.spec_from_file_location("input_pipeline", REPO / "bench" / "input_pipeline.py")
+        pipeline = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(pipeline)
+        size = (240, 320)            # the blood-cell micrographs, as bench/input_pipeline.py trains them
+        crop = (models.StainCrop(box=round(pipeline.NOTEBOOK_CROP["box_fraction"] * size[1]),
+                                 size=pipeline.NOTEBOOK_CROP["size"]) if kwargs["crop"] else None)
+        return models.folder_classifier(size, 4, crop=crop, **pipeline.NOTEBOOK_MODEL)
+    return getattr(models, kind)(**kwargs)
+
+
+def _takes_0_255(model) -> bool:
+    import keras
+    from cnnlib import models
+    for layer in model._flatten_layers(include_self=False):
+        if isinstance(layer, models.StainCrop):
+            return True
+        if isinstance(layer, keras.layers.Rescaling) and np.isclose(float(np.ravel(layer.scale)[0]), 1 / 255):
+            return True
+    return False
+
+
+def _one_case(model, scale, batch, seed=0):
+    """Arrays of one model: init weights, eager and compiled prediction, one SGD step."""
+    import keras
+    import tensorflow as tf
+    shape = tuple(model.input_shape[1:])
+    if None in shape:
+        raise ValueError(f"input shape {model.input_shape} is not fully defined")
+    rng = np.random.default_rng(seed)
+    x = tf.constant(_images(rng, batch, shape, scale))
+    arrays = {"init": [np.array(v) for v in model.weights]}
+    arrays["eager"] = [keras.ops.convert_to_numpy(model(x, training=False))]
+    arrays["graph"] = [np.asarray(model.predict_on_batch(x))]
+    probs = arrays["eager"][0]
+    k = probs.shape[-1]
+    is_prob = probs.min() >= 0 and probs.max() <= 1 and (k == 1 or np.allclose(probs.sum(-1), 1, atol=1e-3))
+    if k == 1:
+        y = tf.constant(rng.integers(0, 2, (batch, 1)).astype("float32"))
+        loss_fn = keras.losses.BinaryCrossentropy(from_logits=not is_prob)
+    else:
+        y = tf.constant(rng.integers(0, k, batch).astype("int32"))
+        loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=not is_prob)
+    opt = keras.optimizers.SGD(learning_rate=0.1)
+    opt.build(model.trainable_variables)
+
+    @tf.function
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            out = model(x, training=True)
+            loss = loss_fn(y, out)
+        grads = tape.gradient(loss, model.trainable_variables)
+        opt.apply_gradients(zip(grads, model.trainable_variables))
+        return out, loss, grads
+
+    out, loss, grads = step(x, y)
+    arrays["train_out"] = [out.numpy()]
+    arrays["loss"] = [np.asarray(loss.numpy())]
+    arrays["grad"] = [g.numpy() for g in grads]
+    arrays["after"] = [np.array(v) for v in model.weights]
+    names = {"grad": [v.path for v in model.trainable_variables], "init": [v.path for v in model.weights]}
+    names["after"] = names["init"]
+    return arrays, names
+
+
+def child(out_npz: str) -> None:
+    """Run every case with this process's oneDNN setting; write ``out_npz`` and a .json."""
+    import time
+    from tensorflow.python.util import _pywrap_util_port
+
+    from cnnlib import import_tensorflow_quietly, training
+    import_tensorflow_quietly()
+    from tests.page_models import page_builders
+    cases = {name: (lambda kind=kind, kw=kw: _library_model(kind, kw), scale, batch)
+             for name, (kind, kw, scale, batch) in LIBRARY.items()}
+    try:
+        builders = page_builders()
+    except Exception as exc:  # noqa: BLE001 - reported per page model by the test
+        builders, page_error = {}, f"page_builders() failed: {type(exc).__name__}: {exc}"
+    else:
+        page_error = None
+    for (stem, name), build in builders.items():
+        cases[f"page {stem}: {name}"] = (build, None, None)
+    meta = {"onednn": bool(_pywrap_util_port.IsMklEnabled()), "page_error": page_error, "cases": {}}
+    store = {}
+    for name, (build, scale, batch) in cases.items():
+        t0 = time.perf_counter()
+        training.set_seed(0)
+        try:
+            model = build()
+        except TypeError as exc:
+            meta["cases"][name] = {"skipped": f"the builder needs arguments ({exc})"}
+            continue
+        except Exception as exc:  # noqa: BLE001 - the test reports it
+            meta["cases"][name] = {"error": f"building: {type(exc).__name__}: {exc}"}
+            continue
+        if not hasattr(model, "input_shape"):
+            meta["cases"][name] = {"skipped": f"the builder returned {type(model).__name__}, not a model"}
+            continue
+        try:
+            if scale is None:
+                scale = 255 if _takes_0_255(model) else 1
+                h, w = model.input_shape[1:3]
+                batch = 8 if (h or 0) * (w or 0) <= 64 * 64 else 4
+            arrays, names = _one_case(model, scale, batch)
+        except Exception as exc:  # noqa: BLE001 - the test reports it
+            meta["cases"][name] = {"error": f"{type(exc).__name__}: {exc}"}
+            continue
+        meta["cases"][name] = {"names": names, "batch": batch, "scale": scale,
+                               "input": list(model.input_shape[1:]),
+                               "seconds": round(time.perf_counter() - t0, 2),
+                               "counts": {kind: len(a) for kind, a in arrays.items()}}
+        for kind, arrs in arrays.items():
+            for i, a in enumerate(arrs):
+                store[f"{name}|{kind}|{i}"] = a
+    np.savez(out_npz, **store)
+    Path(out_npz).with_suffix(".json").write_text(json.dumps(meta, indent=1))
+
+
+# --------------------------------------------------------------------------- the test
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    out = tmp_path_factory.mktemp("onednn")
+    procs = {}
+    for flag in ("0", "1"):        # concurrently: each process is single-model sequential anyway
+        env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS=flag, TF_CPP_MIN_LOG_LEVEL="3",
+                   PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+        env.pop("CNNLIB_SET_TF_ENABLE_ONEDNN_OPTS", None)
+        procs[flag] = subprocess.Popen([sys.executable, __file__, str(out / f"onednn{flag}.npz")], env=env,
+                                       cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    result = {}
+    for flag, proc in procs.items():
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, f"child TF_ENABLE_ONEDNN_OPTS={flag} failed:\n{err[-3000:]}"
+        meta = json.loads((out / f"onednn{flag}.json").read_text())
+        with np.load(out / f"onednn{flag}.npz") as z:
+            result[flag] = (meta, {k: z[k] for k in z.files})
+    # the premise: the variable took effect in each process
+    assert result["0"][0]["onednn"] is False and result["1"][0]["onednn"] is True
+    return result
+
+
+def _max_diffs(a, b):
+    diff = np.abs(a.astype("float64") - b.astype("float64"))
+    scale = float(np.abs(b).max()) if b.size else 0.0
+    return float(diff.max()) if diff.size else 0.0, scale
+
+
+def _compare(name, off, on):
+    meta_off, arr_off = off
+    meta_on, arr_on = on
+    case_off, case_on = meta_off["cases"].get(name), meta_on["cases"].get(name)
+    if case_off is None and name.startswith("page "):
+        pytest.fail(f"{name}: not built by the child ({meta_off['page_error'] or 'the notebook changed?'})")
+    assert case_off is not None and case_on is not None, f"{name}: missing from a child's results"
+    for case in (case_off, case_on):
+        if "error" in case:
+            pytest.fail(f"{name}: {case['error']}")
+    if "skipped" in case_off:
+        pytest.skip(f"{name}: {case_off['skipped']}")
+    assert case_off["counts"] == case_on["counts"]
+    report = {}
+    for kind, count in case_off["counts"].items():
+        worst, worst_rel = 0.0, 0.0
+        for i in range(count):
+            a, b = arr_off[f"{name}|{kind}|{i}"], arr_on[f"{name}|{kind}|{i}"]
+            label = f"{name}: {kind} {case_off['names'].get(kind, ['output'] * count)[i]}"
+            if kind == "init":
+                np.testing.assert_array_equal(a, b, err_msg=f"{label}: the two processes built different weights")
+                continue
+            if kind in ("eager", "graph", "train_out", "loss"):
+                np.testing.assert_allclose(b, a, rtol=OUT_RTOL, atol=OUT_ATOL, err_msg=label)
+            else:
+                np.testing.assert_allclose(b, a, rtol=0, atol=GRAD_SCALED_ATOL * max(float(np.abs(a).max()), 1e-12),
+                                           err_msg=label)
+            d, scale = _max_diffs(a, b)
+            worst, worst_rel = max(worst, d), max(worst_rel, d / scale if scale else 0.0)
+        report[kind] = (worst, worst_rel)
+    print(f"\n{name} (batch {case_off['batch']}, input {tuple(case_off['input'])}): max |on - off| "
+          + ", ".join(f"{k} {d:.1e} ({r:.1e} of max)" for k, (d, r) in report.items() if k != "init"))
+    return report
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [*LIBRARY, *page_model_names()])
+def test_onednn_matches_default_kernels(runs, name):
+    _compare(name, runs["0"], runs["1"])
+
+
+if __name__ == "__main__":
+    child(sys.argv[1])

@@ -1,0 +1,78 @@
+"""The models the notebooks teach are written on the page (cells tagged ``page-model``).
+Where a bench script or the CLI needs the same architecture from ``cnnlib.models``, the
+page's builder has the same name and defaults, and these tests prove the two identical:
+the same layer types, output shapes and parameter counts, so they cannot drift apart."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from cnnlib import models, report
+from tests.page_models import page_builders, page_cells, signature
+
+# the library builders that bench/ or the CLI use, so a notebook must teach the same model
+USED_OUTSIDE_NOTEBOOKS = ("classic_mnist", "improved_mnist", "classic_cifar10", "fast_cifar10",
+                          "folder_classifier")
+
+
+@pytest.fixture(scope="module")
+def builders():
+    return page_builders()
+
+
+def _twins(builders):
+    return [(nb, name) for (nb, name) in builders if name in models.__all__]
+
+
+def test_every_library_model_used_by_bench_or_cli_is_written_on_a_page(builders):
+    on_pages = {name for _, name in builders}
+    missing = [name for name in USED_OUTSIDE_NOTEBOOKS if name not in on_pages]
+    assert not missing, f"no notebook writes {missing} on the page (a page-model cell)"
+
+
+@pytest.mark.slow
+def test_page_and_library_models_are_identical(builders):
+    twins = _twins(builders)
+    assert twins, "no page-model builder shares a name with cnnlib.models"
+    for nb, name in twins:
+        page, lib = builders[(nb, name)](), getattr(models, name)()
+        assert signature(page) == signature(lib), f"{nb}: page {name} differs from cnnlib.models.{name}"
+        assert page.count_params() == lib.count_params()
+
+
+@pytest.mark.slow
+def test_the_blood_cell_page_model_matches_the_bench_configuration(builders):
+    """bench/input_pipeline.py builds notebook 06's 4-class model with these arguments."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("input_pipeline", report.REPO_ROOT / "bench" / "input_pipeline.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    page = next((b for (nb, name), b in builders.items() if name == "folder_classifier"), None)
+    assert page is not None, "no notebook writes folder_classifier on the page"
+    kw = dict(bench.NOTEBOOK_MODEL)
+    size = (96, 96)
+    assert signature(page(size, 4, **kw)) == signature(models.folder_classifier(size, 4, **kw))
+
+
+def test_notebooks_build_no_model_through_the_library():
+    hidden = re.compile(r"models\.(classic_\w+|improved_\w+|fast_\w+|folder_classifier)\(")
+    for path in report.list_notebooks():
+        nb = json.loads(path.read_text())
+        for i, cell in enumerate(nb["cells"]):
+            src = "".join(cell["source"])
+            if cell["cell_type"] == "code" and hidden.search(src):
+                pytest.fail(f"{path.name} cell {i} builds its model with {hidden.search(src).group(0)}: "
+                            "write it on the page (CONVENTIONS rule 14)")
+
+
+def test_page_model_cells_hold_only_definitions():
+    import ast
+    for path in report.list_notebooks():
+        for src in page_cells(path):
+            for node in ast.parse(src).body:
+                docstring = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+                assert docstring or isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.Import,
+                                                      ast.ImportFrom)), \
+                    f"{path.name}: a page-model cell runs {type(node).__name__} code; keep it to definitions"
