@@ -291,12 +291,37 @@ def save_outputs(executed: str | os.PathLike, notebook: str | os.PathLike) -> No
     import nbformat
     nb = nbformat.read(str(executed), as_version=4)
     nb.cells = [c for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
+    run = nb.metadata.get("papermill", {})
+    profile = run.get("parameters", {}).get("PROFILE")
+    nb.metadata.setdefault("cnnlib", {})["committed_run"] = {
+        "profile": profile, "seconds": round(float(run.get("duration") or 0), 1),
+        "platform": platform_summary(), "date": datetime.now(timezone.utc).date().isoformat(),
+        "sections": section_seconds(nb)}
     nb.metadata.pop("papermill", None)
     for cell in nb.cells:
         cell.metadata.pop("papermill", None)
         if cell.cell_type == "code":
             cell.metadata.pop("execution", None)
     nbformat.write(nb, str(notebook))
+
+
+def section_seconds(nb) -> list[list]:
+    """``[[section title, seconds], ...]`` of an executed notebook: papermill's per-cell
+    durations summed under each ``## `` heading (cells before the first: "Setup")."""
+    sections, title = [], "Setup"
+    totals: dict[str, float] = {}
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("## "):
+                    title = line[3:].strip()
+                    break
+        if title not in totals:
+            totals[title] = 0.0
+            sections.append(title)
+        if cell.cell_type == "code":
+            totals[title] += float(cell.metadata.get("papermill", {}).get("duration") or 0)
+    return [[t, round(totals[t], 1)] for t in sections if totals[t] > 0 or t != "Setup"]
 
 
 def dataset_fingerprints() -> dict:

@@ -253,7 +253,7 @@ def test_02_4_typical_wrong_answers(answer, text):
 @pytest.mark.parametrize("answer, text", [
     ((62720, 1290), "you forgot the 10 biases"),
     ((62730, 1280), "you forgot the 10 biases"),
-    ((62731, 1290), "one bias per unit (10)"),
+    ((62721, 1290), "one bias per unit (10)"),
     ((500, 1290), "you forgot the channels"),
     ((62730, 62730), "one number per channel (128), not one per position"),
     ((62730, 500), "GAP averages away the 7×7 positions"),

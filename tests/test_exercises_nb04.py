@@ -132,7 +132,7 @@ def test_04_4_solution():
     (lambda h: int(h["val_loss"].idxmin()), "off by one"),
     (lambda h: int(h.loc[h["val_accuracy"].idxmax(), "epoch"]), "best validation *accuracy*"),
     (lambda h: int(h.loc[h["loss"].idxmin(), "epoch"]), "you used the training loss"),
-    (lambda h: 2, "the row with the lowest val_loss"),
+    (lambda h: 1, "the row with the lowest val_loss"),
     (lambda h: h.loc[h["val_loss"].idxmin(), "epoch"] * 1.0, "wrap it in int"),
 ])
 def test_04_4_wrong_answers(answer, fragment):

@@ -181,3 +181,19 @@ def test_timeout_keeps_the_partial_report_and_says_how_to_raise_the_limit(tmp_pa
     texts = [o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert any("first cell ran" in t for t in texts)             # the executed part is kept
     assert (out / "21_partial.html").exists()
+
+
+def test_saved_outputs_keep_the_run_and_its_section_timings(tmp_path):
+    body = "import time\ntime.sleep(0.3)\nprint('timed')"
+    nb_path = make_notebook(tmp_path / "22_sections.ipynb", "x = 1")
+    nb = nbformat.read(str(nb_path), as_version=4)
+    nb.cells += [nbformat.v4.new_markdown_cell("## 1. Slow part\ntext"), nbformat.v4.new_code_cell(body)]
+    nbformat.write(nb, str(nb_path))
+    out = tmp_path / "r"
+    assert report.run_notebook(nb_path, profile="smoke", out=out, fingerprints={})["status"] == "ok"
+    report.save_outputs(out / nb_path.name, nb_path)
+    run = nbformat.read(str(nb_path), as_version=4).metadata["cnnlib"]["committed_run"]
+    assert run["profile"] == "smoke" and run["seconds"] > 0.3
+    assert run["platform"] == report.platform_summary()
+    titles = [t for t, _ in run["sections"]]
+    assert titles[-1] == "1. Slow part" and run["sections"][-1][1] >= 0.3
