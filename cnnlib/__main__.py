@@ -26,6 +26,13 @@ def _cmd_student(args) -> int:
     return 0
 
 
+def _cmd_guide(args) -> int:
+    from . import guide
+    path = guide.write(args.out) if args.out else guide.write()
+    print(f"Instructor guide written: {path}")
+    return 0
+
+
 def _cmd_doctor(args) -> int:
     from . import doctor
     return doctor.main()
@@ -89,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("notebooks", nargs="*", help="notebook files or name prefixes (default: all)")
     st.add_argument("--out", default="student", help="output folder (default: student/)")
     st.set_defaults(func=_cmd_student)
+
+    gd = sub.add_parser("guide", help="maintainers: regenerate docs/instructor.md from the committed runs")
+    gd.add_argument("--out", default=None, help="file to write (default: docs/instructor.md)")
+    gd.set_defaults(func=_cmd_guide)
 
     doc = sub.add_parser("doctor", help="check Python, TensorFlow, the Jupyter kernel and the datasets")
     doc.set_defaults(func=_cmd_doctor)
