@@ -50,3 +50,14 @@ def test_stream_and_train_measurements_run_in_fresh_processes(tmp_path):
     assert stream["peak_mib"] >= stream["baseline_mib"] > 0
     train = pipeline.measure("train", root, (60, 80), batch_size=4, steps=2)   # notebook 06's model, crop included
     assert train["images"] == 8 and train["images_per_second"] > 0
+
+
+def test_profile_step_ablation_builder_defaults_to_the_course_model():
+    profile = _load("profile_step")
+    from cnnlib import models
+    from tests.page_models import signature
+    assert signature(profile.build()) == signature(models.fast_cifar10())
+    assert profile.forward_flops(profile.build()) > profile.forward_flops(profile.build(widths=(8, 8, 8)))
+    no_bn = profile.build(bn=None)
+    assert not any("BatchNorm" in type(l).__name__ for l in no_bn.layers)
+    assert no_bn.count_params() < profile.build().count_params()
