@@ -280,8 +280,10 @@ def cpu_model(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> str:
 
 
 def platform_summary() -> str:
-    """One line for a report, e.g. ``Linux x86_64, 2 CPUs (Intel(R) Xeon(R) Processor)``."""
-    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs ({cpu_model()})"
+    """One line for a report, e.g. ``Linux x86_64, 2 CPUs (AMD EPYC, AVX2)``: the CPU model
+    and its vector features, without which a runtime means little."""
+    from .cpu import vector_summary
+    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs ({cpu_model()}, {vector_summary()})"
 
 
 def save_outputs(executed: str | os.PathLike, notebook: str | os.PathLike) -> None:
