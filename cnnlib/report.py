@@ -298,13 +298,22 @@ def save_outputs(executed: str | os.PathLike, notebook: str | os.PathLike) -> No
     nb.metadata.setdefault("cnnlib", {})["committed_run"] = {
         "profile": profile, "seconds": round(float(run.get("duration") or 0), 1),
         "platform": platform_summary(), "date": datetime.now(timezone.utc).date().isoformat(),
-        "sections": section_seconds(nb)}
+        "sections": section_seconds(nb), "metrics": _recorded_metrics(Path(executed))}
     nb.metadata.pop("papermill", None)
     for cell in nb.cells:
         cell.metadata.pop("papermill", None)
         if cell.cell_type == "code":
             cell.metadata.pop("execution", None)
     nbformat.write(nb, str(notebook))
+
+
+def _recorded_metrics(executed: Path) -> dict:
+    """The figures the run recorded (its ``.metrics.json`` beside the executed notebook)."""
+    path = executed.parent / f"{executed.stem}.metrics.json"
+    try:
+        return json.loads(path.read_text()).get("metrics", {})
+    except (OSError, ValueError):
+        return {}
 
 
 def section_seconds(nb) -> list[list]:

@@ -184,7 +184,7 @@ def test_timeout_keeps_the_partial_report_and_says_how_to_raise_the_limit(tmp_pa
 
 
 def test_saved_outputs_keep_the_run_and_its_section_timings(tmp_path):
-    body = "import time\ntime.sleep(0.3)\nprint('timed')"
+    body = "import time\ntime.sleep(0.3)\nfrom cnnlib import report\nreport.record(acc=0.5)"
     nb_path = make_notebook(tmp_path / "22_sections.ipynb", "x = 1")
     nb = nbformat.read(str(nb_path), as_version=4)
     nb.cells += [nbformat.v4.new_markdown_cell("## 1. Slow part\ntext"), nbformat.v4.new_code_cell(body)]
@@ -197,3 +197,4 @@ def test_saved_outputs_keep_the_run_and_its_section_timings(tmp_path):
     assert run["platform"] == report.platform_summary()
     titles = [t for t, _ in run["sections"]]
     assert titles[-1] == "1. Slow part" and run["sections"][-1][1] >= 0.3
+    assert run["metrics"] == json.loads((out / "22_sections.metrics.json").read_text())["metrics"]
