@@ -103,6 +103,28 @@ def test_untouched_task_is_not_attempted(id):
     assert "not attempted yet" in out.message
 
 
+def test_no_other_cell_uses_what_the_solutions_define():
+    """The student edition has no solution cells, so only the exercise's own check may read
+    the names they define."""
+    import ast
+    cs = cells()
+    defined = set()
+    for c in cs:
+        if "solution" in c["metadata"].get("tags", []):
+            for stmt in ast.parse(source(c)).body:     # module-level names only
+                if isinstance(stmt, ast.FunctionDef):
+                    defined.add(stmt.name)
+                elif isinstance(stmt, ast.Assign):
+                    defined |= {n.id for t in stmt.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    assert defined >= {answer_name(id) for id in IDS}
+    exercise_sources = {source(c) for id in IDS for c in exercise_cells(id)}
+    for c in cs:
+        if c["cell_type"] != "code" or source(c) in exercise_sources:
+            continue
+        used = {n.id for n in ast.walk(ast.parse(source(c))) if isinstance(n, ast.Name)}
+        assert not used & defined, f"a lesson cell uses {used & defined}: {source(c)[:80]}"
+
+
 def test_strict_mode_raises_on_a_wrong_answer(monkeypatch):
     monkeypatch.setenv(exercises.STRICT_ENV, "1")
     with pytest.raises(AssertionError, match="01.4"):
