@@ -368,6 +368,60 @@ def write_summary(records: list[dict], out: Path) -> Path:
     return path
 
 
+def write_index(records: list[dict], out: Path) -> Path:
+    """``out/index.html``: one page for a person who runs the course as a report: the run's
+    profile, commit and machine, and per notebook its status, runtime (against its budget),
+    key metrics and a link to its HTML report."""
+    from html import escape
+    first = records[0]
+    rows = []
+    for r in records:
+        stem = Path(r["notebook"]).stem
+        budget = r.get("budget_s")
+        metrics = "".join(f"<li><code>{escape(str(k))}</code> {escape(_metric_text(v))}</li>"
+                          for k, v in sorted(r["metrics"].items()) if _is_key_metric(k, v))
+        link = (f'<a href="{escape(stem)}.html">{escape(r["notebook"])}</a>'
+                if (out / f"{stem}.html").exists() else escape(r["notebook"]))
+        status = escape(r["status"]) + (f"<br><small>{escape(str(r.get('error')))}</small>"
+                                        if r["status"] != "ok" else "")
+        rows.append(f"<tr class=\"{escape(r['status'])}\"><td>{link}</td><td>{status}</td>"
+                    f"<td>{r['seconds'] / 60:.1f} min</td>"
+                    f"<td>{f'{budget / 60:g} min' if budget and r['profile'] == 'full' else ''}</td>"
+                    f"<td><ul>{metrics}</ul></td></tr>")
+    ok = sum(r["status"] == "ok" for r in records)
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Course report</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:70em;margin:2em auto;padding:0 1em}}
+table{{border-collapse:collapse;width:100%}}td,th{{border:1px solid #ccc;padding:.4em;vertical-align:top;text-align:left}}
+tr.failed,tr.timeout{{background:#fee}}ul{{margin:0;padding-left:1.2em}}</style></head>
+<body><h1>Course report</h1>
+<p>Profile <b>{escape(first['profile'])}</b> · commit <code>{escape(str(first['git_commit']))}</code> ·
+{escape(first['platform'])} · TensorFlow {escape(str(first['versions'].get('tensorflow')))} ·
+{ok} of {len(records)} notebook(s) finished · total {sum(r['seconds'] for r in records) / 60:.1f} min</p>
+<table><thead><tr><th>notebook</th><th>status</th><th>runtime</th><th>budget</th><th>key metrics</th></tr></thead>
+<tbody>
+{chr(10).join(rows)}
+</tbody></table>
+<p>Each notebook's figures, parameters, package versions and dataset checksums are in its
+<code>.metrics.json</code>; <a href="summary.md">summary.md</a> has this table as Markdown.</p>
+</body></html>
+"""
+    path = out / "index.html"
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def _is_key_metric(key: str, value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and any(
+        w in key for w in ("accuracy", "seconds", "auc", "memory", "images_per_second"))
+
+
+def _metric_text(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
 def run_notebooks(notebooks: list | None, *, profile: str, out: str | os.PathLike,
                   timeout: float | None = None, save: bool = False) -> list[dict]:
     """Run ``notebooks`` (default: all, in order), printing progress, and write
@@ -400,5 +454,6 @@ def run_notebooks(notebooks: list | None, *, profile: str, out: str | os.PathLik
             msg += f"\n    {r.get('error')}\n    see {out / nb.name}"
         print(msg, flush=True)
     summary = write_summary(records, out)
-    print(f"Summary: {summary}", flush=True)
+    index = write_index(records, out)
+    print(f"Summary: {summary}\nReport index: {index}", flush=True)
     return records

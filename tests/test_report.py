@@ -198,3 +198,15 @@ def test_saved_outputs_keep_the_run_and_its_section_timings(tmp_path):
     titles = [t for t, _ in run["sections"]]
     assert titles[-1] == "1. Slow part" and run["sections"][-1][1] >= 0.3
     assert run["metrics"] == json.loads((out / "22_sections.metrics.json").read_text())["metrics"]
+
+
+def test_index_html_links_every_report_with_its_runtime_budget_and_key_metrics(ok_nb, tmp_path):
+    out = tmp_path / "reports"
+    bad = make_notebook(tmp_path / "11_bad.ipynb", "raise ValueError('boom')")
+    records = report.run_notebooks([str(ok_nb), str(bad)], profile="smoke", out=out)
+    page = (out / "index.html").read_text()
+    assert '<a href="10_tiny.html">10_tiny.ipynb</a>' in page
+    assert "<code>test_accuracy</code> 0.5" in page and "seen_profile" not in page
+    assert 'class="failed"' in page and "boom" in page
+    assert f"{len(records) - 1} of {len(records)} notebook(s) finished" in page
+    assert report.platform_summary() in page
