@@ -94,7 +94,7 @@ def main(argv=None) -> int:
     print(f"conv2d on CPU, batch {BATCH}, float32, median of {args.repeats} runs "
           f"(loops: {max(3, args.repeats // 5)} runs on {args.loop_images} images, scaled to "
           f"{BATCH})")
-    print(f"{report.platform_summary()}, {cpu.vector_summary()}, NumPy {np.__version__}, Keras "
+    print(f"{report.platform_summary()}, NumPy {np.__version__}, Keras "
           f"{keras.__version__} ({keras.backend.backend()} backend), oneDNN {cpu.onednn_state()}\n")
     header = ("shape (H, W, C) -> output", "method", "median ms / 64", "x Keras", "max |diff|", "")
     rows = []

@@ -5,8 +5,9 @@ TensorFlow's x86 Linux wheels carry two sets of CPU kernels: Eigen's and Intel's
 when TensorFlow is imported, from ``TF_ENABLE_ONEDNN_OPTS``: ``1``/``true`` on,
 ``0``/``false`` off, unset (or anything else) TensorFlow's default, which on Linux is on
 only for CPUs with AVX-512 VNNI or BF16, AVX-VNNI or AMX. On CPUs with plain AVX2 (or
-AVX-512 without VNNI) it is off, although oneDNN trains the course's CNNs about twice as
-fast there (``bench/onednn.py``) with the same results (``tests/test_onednn.py``).
+AVX-512 without VNNI) it is off, although there too oneDNN trains the course's CNNs
+markedly faster (``bench/onednn.py``, ``bench/results/onednn.md``), with results equal to
+within float32 round-off (``tests/test_onednn.py``).
 
 So cnnlib turns it on wherever it launches TensorFlow (the notebook runner, ``make lab``,
 the command line, the benchmarks), always with ``setdefault``: a value you set wins.

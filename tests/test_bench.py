@@ -61,3 +61,11 @@ def test_profile_step_ablation_builder_defaults_to_the_course_model():
     no_bn = profile.build(bn=None)
     assert not any("BatchNorm" in type(l).__name__ for l in no_bn.layers)
     assert no_bn.count_params() < profile.build().count_params()
+
+
+def test_onednn_bench_sets_the_variable_per_fresh_process():
+    bench = _load("onednn")
+    assert bench.matmul_gflops(n=64, repeats=2) > 0
+    for on in (False, True):        # the child checks that TensorFlow took the setting
+        rec = bench.measure("classic_mnist", on, steps=1, warmup=1)
+        assert rec["onednn"] is on and rec["images_per_second"] > 0 and rec["cpu_ms_per_image"] > 0
