@@ -181,8 +181,11 @@ class TimeBudget(keras.callbacks.Callback):
     The learning rate follows a schedule of *elapsed time / budget* (by default the one-cycle
     shape of ``one_cycle_at``), set before every batch, so it reaches zero exactly when the
     budget is spent, on a fast machine or a slow one; after the batch that crosses the budget
-    training stops (Keras then runs that epoch's validation, if any). The fit therefore uses
-    the whole budget, plus at most one batch and one validation pass.
+    training stops (Keras then runs that epoch's validation, if any). An epoch that ends with
+    less time left than its own validation pass took also ends the fit: the next epoch would
+    validate longer than it trains, at a learning rate already near zero. The fit therefore
+    uses its budget, less at most one validation pass, plus at most one batch and one
+    validation pass.
 
     ``seconds``: the budget (> 0). ``peak_lr``: the schedule's peak. ``schedule``: optional
     ``progress -> learning rate`` to use instead of the one-cycle shape. ``clock``: a
@@ -210,6 +213,7 @@ class TimeBudget(keras.callbacks.Callback):
         self.elapsed = 0.0
         self.steps = 0
         self._t0 = None
+        self._last_batch_end = 0.0
 
     @property
     def used(self) -> float:
@@ -226,7 +230,7 @@ class TimeBudget(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self._lr_variable()
         self._t0 = self.clock()
-        self.elapsed, self.steps = 0.0, 0
+        self.elapsed, self.steps, self._last_batch_end = 0.0, 0, 0.0
 
     def on_train_batch_begin(self, batch, logs=None):
         self.elapsed = self.clock() - self._t0
@@ -235,11 +239,18 @@ class TimeBudget(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         self.steps += 1
         self.elapsed = self.clock() - self._t0
+        self._last_batch_end = self.elapsed
         if self.elapsed >= self.seconds:
             self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
         self.elapsed = self.clock() - self._t0
+        # the time between the epoch's last batch and its end is its validation pass: if less
+        # than that is left, another epoch would spend more time validating than training, at a
+        # learning rate already near zero, so stop here
+        tail = self.elapsed - self._last_batch_end
+        if self.seconds - self.elapsed <= tail:
+            self.model.stop_training = True
         if logs is not None:
             logs["budget_used"] = self.used
 

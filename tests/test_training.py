@@ -186,3 +186,27 @@ def test_images_per_second_times_only_the_steps_after_warm_up():
     assert ips > 0
     with pytest.raises(ValueError, match="at least one batch"):
         training.images_per_second(_tiny_model, x[:4], y[:4], batch_size=8)
+
+
+def test_time_budget_ends_the_fit_when_less_is_left_than_one_validation_pass():
+    """Epoch 1 ends with 2 s of budget left, and its validation took longer than that: starting
+    another epoch would validate longer than it trains, so the fit stops (notebook 04 once spent
+    55 s validating one batch trained at learning rate 0)."""
+
+    class Script:
+        """Clock readings in call order: start, 2 batches (begin, end) each, then the epoch end."""
+
+        def __init__(self, readings):
+            self.readings = list(readings)
+
+        def __call__(self):
+            return self.readings.pop(0) if len(self.readings) > 1 else self.readings[0]
+
+    training.set_seed(0)
+    model = _tiny_model()
+    x, y = np.zeros((32, 4), "float32"), np.zeros(32, int)
+    # start 0; batch 1: 0 -> 3; batch 2: 3 -> 6; epoch end at 8 (2 s of validation), budget 10
+    budget = training.TimeBudget(10, peak_lr=0.1, clock=Script([0, 0, 3, 3, 6, 8, 8, 8, 8]))
+    result = training.fit(model, x, y, epochs=5, batch_size=16, callbacks=[budget],
+                          validation_data=(x, y), log_every=0)
+    assert result.epochs == 1 and budget.steps == 2 and budget.used == pytest.approx(0.8)
