@@ -66,6 +66,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{value:g} must be a positive number of seconds, e.g. 3600")
+    return value
+
+
 def _fraction(text: str) -> float:
     try:
         value = float(text)
@@ -84,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("notebooks", nargs="*", help="notebook files or name prefixes (default: all)")
     run.add_argument("--profile", choices=["smoke", "full"], default="full")
     run.add_argument("--out", default="reports", help="output folder (default: reports/)")
-    run.add_argument("--timeout", type=float, default=None,
+    run.add_argument("--timeout", type=_positive_seconds, default=None,
                      help="seconds allowed per notebook (default: smoke 300; full: 1.5 x the "
                           "notebook's declared budget, more on a slower machine, else 1800)")
     run.add_argument("--save-outputs", action="store_true",
@@ -130,14 +140,16 @@ def main(argv=None) -> int:
     enable_onednn()  # TF_ENABLE_ONEDNN_OPTS=1 unless you set it; TensorFlow reads it at import
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command in ("train", "predict", "student"):
-        from .errors import CnnlibError
-        try:
-            return args.func(args)
-        except (CnnlibError, ValueError, FileNotFoundError) as exc:
-            print(f"{parser.prog} {args.command}: error: {exc}", file=sys.stderr)
-            return 2
-    return args.func(args)
+    from .errors import CnnlibError
+    try:
+        if args.command in ("train", "predict"):
+            from . import import_tensorflow_quietly
+            import_tensorflow_quietly()  # no CUDA-stub or oneDNN notices on the terminal
+        return args.func(args)
+    except (CnnlibError, ValueError, FileNotFoundError, KeyError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"{parser.prog} {args.command}: error: {message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -139,3 +139,39 @@ def test_predict_rejects_an_unreadable_image(tmp_path, capsys):
     assert "bad.jpg" in err and "unreadable" in err
     assert cli.main(["predict", str(model), str(tmp_path / "gone.png")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_run_with_an_unknown_notebook_is_one_line_not_a_traceback(capsys):
+    assert cli.main(["run", "99_nothing", "--profile", "smoke"]) == 2
+    err = capsys.readouterr().err
+    assert "python -m cnnlib run: error: No notebook '99_nothing'. Known:" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("value, message", [("-5", "must be a positive number of seconds"),
+                                            ("soon", "is not a number of seconds")])
+def test_run_rejects_a_bad_timeout(capsys, value, message):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["run", "01", "--timeout", value])
+    assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("args", [("train", "{missing}", "--out", "{tmp}/m.keras"),
+                                  ("predict", "{tmp}/not_a_model.keras", "{tmp}/x.png"),
+                                  ("doctor",)])
+def test_cli_prints_no_tensorflow_log_lines_and_no_traceback(tmp_path, args):
+    (tmp_path / "not_a_model.keras").write_bytes(b"this is not a zip file")
+    (tmp_path / "not_a_model.classes.json").write_text(
+        json.dumps({"class_names": ["a", "b"], "image_size": [8, 8], "binary": True}))
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "x.png")
+    argv = [a.format(tmp=tmp_path, missing=tmp_path / "missing") for a in args]
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    res = subprocess.run([sys.executable, "-m", "cnnlib", *argv], capture_output=True, text=True,
+                         cwd=REPO, env=env, timeout=300)
+    output = res.stdout + res.stderr
+    for noise in ("cuda", "oneDNN custom operations", "absl::InitializeLog", "I0000", "E0000", "Traceback"):
+        assert noise not in output, f"{argv[0]} printed {noise!r}:\n{output[-1500:]}"
+    if argv[0] != "doctor":
+        assert res.returncode == 2 and output.strip().splitlines()[-1].startswith(
+            f"python -m cnnlib {argv[0]}: error: ")
