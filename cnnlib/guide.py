@@ -1,7 +1,9 @@
-"""The instructor guide, ``docs/instructor.md``, generated from what the repository holds:
-each notebook's committed full run (its metadata: seconds, machine, per-section seconds), its
-declared budget, and the exercise catalogue. ``python -m cnnlib guide`` rewrites it; a test
-keeps the committed guide equal to what this module generates.
+"""Documentation generated from what the repository holds, so no figure is typed by hand:
+the instructor guide ``docs/instructor.md`` and the README's tables of runtimes, results and
+classic recipes. Sources: each notebook's committed full run (its metadata: seconds, machine,
+per-section seconds, recorded metrics; see ``report.save_outputs``), its declared budget, and
+the exercise catalogue. ``python -m cnnlib guide`` rewrites both; tests keep the committed
+files equal to what this module generates.
 """
 from __future__ import annotations
 
@@ -114,8 +116,120 @@ def render() -> str:
     return "\n".join(lines)
 
 
+# --------------------------------------------------------------------------- README tables
+README_PATH = report.REPO_ROOT / "README.md"
+
+TEACHES = {
+    "00": "how the course works, the profiles, the environment check, a first look at the three datasets",
+    "01": "images as arrays; convolution by hand in NumPy; classic kernels on real images; padding, "
+          "stride, output size; parameter counts; NumPy = Keras",
+    "02": "max and average pooling by hand and in Keras; translation invariance, measured; receptive "
+          "fields; Flatten vs global pooling",
+    "03": "the whole pipeline: load, look, preprocess, build, train, evaluate, save, predict from a PNG; "
+          "the classic recipe R0 as published, fixed, against an improved model",
+    "04": "one-hot vs sparse labels, validation split, the classic recipes R2 and R3, then a modern "
+          "recipe trained for a time budget (BN, augmentation, schedule, label smoothing)",
+    "05": "R1's cats vs dogs done right: sigmoid vs softmax, the decision threshold, precision, "
+          "recall, ROC and AUC, a PNG predicted with a stated threshold",
+    "06": "a folder of JPEGs: the tf.data pipeline on the page, memory measured, finding the cell by its "
+          "stain, R4 as published and fixed, honest evaluation on the official TEST split, the leakage "
+          "lesson",
+    "07": "dropout, L2, augmentation, batch norm, early stopping, model size, measured side by side and "
+          "chosen on validation",
+}
+
+#: The five classic recipes: what breaks as published and the smallest fix (prose), and where
+#: each one's measured figures are recorded (notebook, metric key of the fixed recipe, metric key
+#: of the course's model).
+RECIPES = [
+    ("R0 · MNIST (Keras-style)", "03",
+     "`tf.nn.relu` with only `import keras`: NameError; the convolution has no activation",
+     "`activation=\"relu\"` from Keras itself", "classic_test_accuracy", "test_accuracy"),
+    ("R1 · cats vs dogs", "05",
+     "Keras 1 APIs (`Convolution2D(32, 3, 3)`, `output_dim`), a 4-channel input for RGB, no `Flatten`, "
+     "no `fit`, no pixel scaling, and an `if` whose answer is always \"cat\"",
+     "Keras 3 layers, RGB input, `Flatten`, scaling, a thresholded probability", "r1_test_accuracy",
+     "test_accuracy"),
+    ("R2 · CIFAR-10 at 64×64", "04",
+     "declares 64×64 inputs for 32×32 images: Keras raises an input-shape error",
+     "`keras.Input((32, 32, 3))`", None, "test_accuracy"),
+    ("R3 · CIFAR-10 (GfG)", "04",
+     "runs, but claims robustness to orientation that it does not have (measured on rotated test images)",
+     "nothing to fix in the code; the claim is corrected", "classic_test_accuracy", "test_accuracy"),
+    ("R4 · blood cells", "06",
+     "imports from `keras.utils.np_utils` and `keras.layers.core` (gone), no `Flatten`, BGR at training "
+     "against RGB at prediction, validation reported as test, a leaky random split",
+     "Keras 3 imports, `Flatten`, one colour order, the official TEST split", "r4_test_accuracy",
+     "test_accuracy"),
+]
+
+
+def _runs() -> dict:
+    """{notebook number: (path, committed full run or None, budget minutes or None)}."""
+    out = {}
+    for path in report.list_notebooks():
+        meta = _notebook_meta(path)
+        run = meta.get("committed_run")
+        out[path.name[:2]] = (path, run if run and run.get("profile") == "full" else None,
+                              meta.get("budget_minutes"))
+    return out
+
+
+def _pct(run, key) -> str:
+    value = (run or {}).get("metrics", {}).get(key) if key else None
+    return f"{100 * value:.1f}%" if isinstance(value, (int, float)) else "—"
+
+
+def runtimes_table() -> str:
+    lines = ["| # | notebook | what it teaches | budget | full run |", "| --- | --- | --- | ---: | ---: |"]
+    machines = set()
+    for number, (path, run, budget) in _runs().items():
+        title = _notebook_meta(path)["title"].split("·", 1)[-1].strip()
+        full = _minutes(run["seconds"]) if run else "—"
+        if run:
+            machines.add(run["platform"])
+        lines.append(f"| {number} | [{title}](notebooks/{path.name}) | {TEACHES.get(number, '')} | "
+                     f"{f'{budget:g} min' if budget else '—'} | {full} |")
+    lines += ["", "Full runs: the committed runs, one notebook at a time, on "
+              + " and ".join(sorted(machines)) + "." if machines else ""]
+    return "\n".join(lines)
+
+
+def recipes_table() -> str:
+    runs = _runs()
+    lines = ["| recipe | what breaks as published | the fix | fixed recipe | course model | notebook |",
+             "| --- | --- | --- | ---: | ---: | --- |"]
+    for name, number, breaks, fix, fixed_key, course_key in RECIPES:
+        path, run, _ = runs.get(number, (None, None, None))
+        link = f"[{path.stem}](notebooks/{path.name})" if path else number
+        lines.append(f"| {name} | {breaks} | {fix} | {_pct(run, fixed_key) if fixed_key else 'not trained'} | "
+                     f"{_pct(run, course_key)} | {link} |")
+    lines += ["", "Test accuracy from each notebook's committed full run (R4 and the course's blood-cell "
+              "model on the official TEST split)."]
+    return "\n".join(lines)
+
+
+def _replace_block(text: str, name: str, body: str) -> str:
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    if start not in text or end not in text:
+        raise ValueError(f"README.md has no {start} ... {end} block.")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{body}\n{end}{tail}"
+
+
+def render_readme(text: str) -> str:
+    """``text`` (the README) with its generated blocks rewritten."""
+    text = _replace_block(text, "runtimes", runtimes_table())
+    return _replace_block(text, "recipes", recipes_table())
+
+
 def write(path: str | os.PathLike = GUIDE_PATH) -> Path:
+    """Write the instructor guide to ``path`` and, when it is the repository's own, rewrite the
+    README's generated blocks too."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render(), encoding="utf-8")
+    if path.resolve() == GUIDE_PATH.resolve():
+        README_PATH.write_text(render_readme(README_PATH.read_text(encoding="utf-8")), encoding="utf-8")
     return path
