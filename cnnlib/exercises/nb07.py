@@ -45,7 +45,7 @@ def _without_dropout(model) -> list[tuple]:
           mistake="comparing models that differ in more than the one change, or computing the "
                   "gap change backwards (baseline minus remedy) or in points instead of accuracy")
 def measure_dropout(answer, *, rate, train, val, epochs):
-    from cnnlib import evaluation, experiments
+    from cnnlib import experiments
     if not callable(answer):
         raise Wrong(f"the answer should be your function dropout_experiment (the function itself, "
                     f"not its result), got {type(answer).__name__}.")
@@ -90,12 +90,15 @@ def measure_dropout(answer, *, rate, train, val, epochs):
     h_b, h_d = res.histories[b], res.histories[d]
     # a real run on the given validation images: the kept model, re-measured, gives the
     # last epoch's logged validation accuracy
-    measured = evaluation.evaluate(res.models[d], val[0], val[1]).accuracy
-    logged = float(h_d["val_accuracy"].iloc[-1])
-    if abs(measured - logged) > 0.5 / len(val[0]) + 1e-6:
-        raise Wrong(f"the dropout model scores {measured:.3f} on the validation images passed as "
-                    f"`val`, but its history logged {logged:.3f} in the last epoch: pass `val` "
-                    f"(as it is) as run_variants' validation split.")
+    # last epoch's logged validation loss and accuracy
+    measured = res.models[d].evaluate(val[0], val[1], batch_size=256, verbose=0, return_dict=True)
+    logged = {k: float(h_d[f"val_{k}"].iloc[-1]) for k in ("loss", "accuracy")}
+    if not (abs(measured["accuracy"] - logged["accuracy"]) <= 0.5 / len(val[0])
+            and math.isclose(measured["loss"], logged["loss"], rel_tol=1e-3)):
+        raise Wrong(f"on the validation images passed as `val` the dropout model scores loss "
+                    f"{measured['loss']:.4f}, accuracy {measured['accuracy']:.3f}, but its history "
+                    f"logged {logged['loss']:.4f}, {logged['accuracy']:.3f} in the last epoch: pass "
+                    f"`val` (as it is) as run_variants' validation split.")
     gap_b = float(h_b["accuracy"].iloc[-1] - h_b["val_accuracy"].iloc[-1])
     gap_d = float(h_d["accuracy"].iloc[-1] - h_d["val_accuracy"].iloc[-1])
     expected = gap_d - gap_b
@@ -121,7 +124,7 @@ def measure_dropout(answer, *, rate, train, val, epochs):
     return (f"Dropout {rate} changed the final train–validation gap by {100 * expected:+.1f} points "
             f"({100 * gap_b:+.1f} → {100 * gap_d:+.1f}); validation accuracy of the kept model "
             f"{vd:.1%} against the baseline's {vb:.1%}, on {len(train[0]):,} images and {epochs} "
-            f"epochs.")
+            f"epoch{'s' if epochs != 1 else ''}.")
 
 
 # --------------------------------------------------------------------------- 07.2
@@ -170,6 +173,12 @@ def early_stopping(answer, *, history, patience):
                     f"Count epochs from 1, like the history's epoch column; idxmin and argmin give "
                     f"row positions, which start at 0.")
     if kept != exp_kept:
+        low_epoch = int(history.loc[history["val_loss"].idxmin(), "epoch"])
+        if kept == low_epoch and exp_stop < low_epoch:
+            raise Wrong(f"expected ({exp_stop}, {exp_kept}), got ({stop}, {kept}): epoch {kept} has the "
+                        f"lowest val_loss of the whole history, but the callback never gets there. "
+                        f"After epoch {exp_kept} the loss did not improve for {patience} epochs, so "
+                        f"training stops in epoch {exp_stop}; it can only keep an epoch it has seen.")
         acc_epoch = int(history.loc[history["val_accuracy"].idxmax(), "epoch"]) \
             if "val_accuracy" in history else None
         if kept == acc_epoch:
@@ -180,7 +189,7 @@ def early_stopping(answer, *, history, patience):
             raise Wrong(f"expected kept_epoch {exp_kept}, got {kept}: with restore_best_weights=True "
                         f"the model does not keep the weights of the epoch it stopped in; it rolls "
                         f"back to the epoch with the lowest val_loss.")
-        raise Wrong(f"expected kept_epoch {exp_kept} (the epoch with the lowest val_loss), got {kept}.")
+        raise Wrong(f"expected kept_epoch {exp_kept} (the epoch with the lowest val_loss among those it ran), got {kept}.")
     if stop == kept and exp_stop != exp_kept:
         raise Wrong(f"expected stop_epoch {exp_stop}, got {stop}: EarlyStopping cannot know epoch "
                     f"{kept} was the best until it has waited {patience} more epochs (patience) "
