@@ -1,6 +1,6 @@
-"""Benchmark: how far the seed alone moves notebook 06's TEST score.
+"""Benchmark: how far the seed alone moves notebook 07's TEST score.
 
-Trains notebook 06's 4-class recipe once per seed, each in a fresh Python process, on the
+Trains notebook 07's 4-class recipe once per seed, each in a fresh Python process, on the
 course's blood-cell data, and records TEST, TEST_SIMPLE and random-validation accuracy:
 
 - data: TRAIN scanned with the course's subset rule (``per_class=800``, the lowest SHA-256),
@@ -20,8 +20,8 @@ the notebooks' full runs)::
     flock /tmp/fullrun.lock .venv/bin/python bench/blood_seeds.py [--seeds 5] [--epochs 16]
 
 Writes ``bench/results/blood_seeds.json`` and ``.md`` after every seed (a partial run keeps
-what it measured): per seed the accuracies and the fit time, then the median and range,
-and the machine.
+what it measured, and ``--resume`` runs only the seeds still missing): per seed the
+accuracies and the fit time, then the median and range, and the machine.
 """
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 
-# notebook 06's recipe (its page model's arguments are bench/input_pipeline.py's NOTEBOOK_MODEL)
+# notebook 07's recipe (its page model's arguments are cnnlib.memory.NOTEBOOK_MODEL)
 IMAGE_SIZE = (240, 320)
 CROP = dict(box=128, size=96)
 MODEL = dict(widths=(32, 64, 128, 256), patch=2, rotate=True, shift=0.05, dropout=0.5)
@@ -92,7 +92,7 @@ def summary(runs: list) -> dict:
 def markdown(study: dict) -> str:
     """The study as a Markdown report."""
     runs = study["runs"]
-    lines = [f"# Notebook 06's recipe over {len(runs)} seed(s)", "",
+    lines = [f"# Notebook 07's recipe over {len(runs)} seed(s)", "",
              f"{study['epochs']} epochs at {study['image_size'][0]}x{study['image_size'][1]}, TRAIN "
              f"{study['train_per_class']} per class (80% trained, a random 20% held out), on {study['cpu']}; "
              f"TensorFlow {study['tensorflow']}, Keras {study['keras']}; {study['date']}.", "",
@@ -119,6 +119,9 @@ def main(argv=None) -> int:
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=16)
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for blood_seeds.json and .md")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the seeds already in --out's blood_seeds.json (same epochs and TRAIN) and run "
+                             "only the missing ones")
     parser.add_argument("--child-seed", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     sys.path.insert(0, str(REPO))
@@ -133,30 +136,42 @@ def main(argv=None) -> int:
     import tensorflow as tf
 
     from cnnlib import report
-    study = {"recipe": "notebooks/06_blood_cells.ipynb section 5", "epochs": args.epochs,
+    study = {"recipe": "notebooks/07_blood_cells.ipynb section 5", "epochs": args.epochs,
              "image_size": list(IMAGE_SIZE), "crop": CROP, "model": {k: list(v) if isinstance(v, tuple) else v
                                                                     for k, v in MODEL.items()},
              "train_per_class": TRAIN_PER_CLASS, "cpu": report.platform_summary(),
              "tensorflow": tf.__version__, "keras": keras.__version__, "date": time.strftime("%Y-%m-%d"),
              "runs": []}
     args.out.mkdir(parents=True, exist_ok=True)
+    previous = args.out / "blood_seeds.json"
+    if args.resume and previous.is_file():
+        old = json.loads(previous.read_text())
+        if (old.get("epochs"), old.get("train_per_class")) == (args.epochs, TRAIN_PER_CLASS):
+            study["runs"] = old["runs"]
+    done = {r["seed"] for r in study["runs"]}
     env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="3")
     env.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
     env.setdefault("MALLOC_ARENA_MAX", "2")
     for seed in range(args.first_seed, args.first_seed + args.seeds):
+        if seed in done:
+            continue
         t0 = time.perf_counter()
         res = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child-seed", str(seed),
                               "--epochs", str(args.epochs)], capture_output=True, text=True, env=env, cwd=REPO)
         if res.returncode != 0:
             print(f"seed {seed} failed:\n{res.stderr[-3000:]}", file=sys.stderr)
             return 1
-        study["runs"].append(json.loads(res.stdout.strip().splitlines()[-1]))
+        r = json.loads(res.stdout.strip().splitlines()[-1])
+        study["runs"].append(r)
+        study["runs"].sort(key=lambda r: r["seed"])
         study["summary"] = summary(study["runs"])
         (args.out / "blood_seeds.json").write_text(json.dumps(study, indent=1) + "\n")
         (args.out / "blood_seeds.md").write_text(markdown(study))
-        r = study["runs"][-1]
         print(f"seed {seed}: TEST {r['test_accuracy']:.1%}, TEST_SIMPLE {r['test_simple_accuracy']:.1%}, "
               f"validation {r['val_accuracy']:.1%} ({time.perf_counter() - t0:.0f} s)", flush=True)
+    if not study["runs"]:
+        return 0
+    study["summary"] = summary(study["runs"])
     print(markdown(study))
     return 0
 

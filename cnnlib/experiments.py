@@ -8,7 +8,7 @@ histories, for learning curves, and ``Results.table()``, one row of numbers per
 variant. ``learning_curve_vs_size`` trains one variant on nested, class-balanced
 subsets of growing size: accuracy against training-set size.
 
-Typical use (notebook 07)::
+Typical use (notebook 08)::
 
     from cnnlib import experiments
     variants = [

@@ -213,7 +213,7 @@ def decode_and_resize(path, image_size: tuple):
     and GIF (first frame), and turns greyscale into RGB and drops an alpha channel.
     An image already of ``image_size`` is returned as decoded: the antialiased resize
     would give back the same pixels, and it costs several times the decoding
-    (``bench/input_pipeline.py``).
+    (``cnnlib.memory``, ``bench/input_pipeline.py``).
     """
     import tensorflow as tf
     image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)

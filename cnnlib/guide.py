@@ -35,10 +35,10 @@ DISCUSSION = {
            "would you prefer either?",
            "Who should choose the decision threshold, and from what: the model, or the cost "
            "of each kind of error?"],
-    "06": ["TEST is made of copies of a few dozen originals. What does its accuracy measure, "
+    "07": ["TEST is made of copies of a few dozen originals. What does its accuracy measure, "
            "and how would you report it honestly?",
            "Why is a random split of TRAIN a leak, and how would you build a grouped split?"],
-    "07": ["Which remedy helped most here, and would the ranking hold with 10× the data?",
+    "08": ["Which remedy helped most here, and would the ranking hold with 10× the data?",
            "Why must the variants be ranked on validation accuracy and the test set used once?"],
 }
 
@@ -131,10 +131,10 @@ TEACHES = {
           "recipe trained for a time budget (BN, augmentation, schedule, label smoothing)",
     "05": "R1's cats vs dogs done right: sigmoid vs softmax, the decision threshold, precision, "
           "recall, ROC and AUC, a PNG predicted with a stated threshold",
-    "06": "a folder of JPEGs: the tf.data pipeline on the page, memory measured, finding the cell by its "
+    "07": "a folder of JPEGs: the tf.data pipeline on the page, memory measured, finding the cell by its "
           "stain, R4 as published and fixed, honest evaluation on the official TEST split, the leakage "
           "lesson",
-    "07": "dropout, L2, augmentation, batch norm, early stopping, model size, measured side by side and "
+    "08": "dropout, L2, augmentation, batch norm, early stopping, model size, measured side by side and "
           "chosen on validation",
 }
 
@@ -156,7 +156,7 @@ RECIPES = [
     ("R3 · CIFAR-10 (GfG)", "04",
      "runs, but claims robustness to orientation that it does not have (measured on rotated test images)",
      "nothing to fix in the code; the claim is corrected", "classic_test_accuracy", "test_accuracy"),
-    ("R4 · blood cells", "06",
+    ("R4 · blood cells", "07",
      "imports from `keras.utils.np_utils` and `keras.layers.core` (gone), no `Flatten`, BGR at training "
      "against RGB at prediction, validation reported as test, a leaky random split",
      "Keras 3 imports, `Flatten`, one colour order, the official TEST split", "r4_test_accuracy",

@@ -61,7 +61,7 @@ core), and TensorFlow runs dozens of threads: memory they free stays spread over
 instead of going back to the system. And glibc raises its mmap threshold as large blocks are
 freed, so later large tensors come from the heap, where freed memory is kept. Two arenas, and
 a fixed 1 MiB threshold (every larger block is mapped, and unmapped when freed), bound that.
-In a script repeating notebook 06's steps, two arenas cut the peak resident memory from
+In a script repeating notebook 07's steps, two arenas cut the peak resident memory from
 2,932 to 1,781 MiB; in a script training 40 steps and evaluating TEST, the fixed threshold
 cut it from 1,849 to 1,126 MiB. Allocators other than glibc's ignore both variables."""
 VERSIONED = ("tensorflow", "keras", "numpy", "scikit-learn", "matplotlib", "papermill", "nbconvert")

@@ -2,7 +2,6 @@
 typical wrong answer gets its specific message, and an untouched task is "not attempted"."""
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -11,49 +10,23 @@ import pytest
 
 from cnnlib import exercises, ops
 from cnnlib.exercises import nb02
+from tests.exercise_harness import exercise_cells as harness_exercise_cells, answer_name, notebook_cells, outcome, source, wrong
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "02_pooling.ipynb"
 IDS = ["02.1", "02.2", "02.3", "02.4", "02.5"]
 
 
-@pytest.fixture(autouse=True)
-def not_strict(monkeypatch):
-    monkeypatch.delenv(exercises.STRICT_ENV, raising=False)
-
-
-def outcome(id, answer):
-    exercises.check(id, answer)
-    return exercises.results[id]
-
-
-def wrong(id, answer) -> str:
-    out = outcome(id, answer)
-    assert out.status == "wrong", out.message
-    return out.message
-
-
 def cells():
-    return json.loads(NOTEBOOK.read_text())["cells"]
+    return notebook_cells(NOTEBOOK)
 
 
-def exercise_cells(id) -> tuple[dict, dict, dict, dict]:
+def exercise_cells(id):
     """The prompt, task, solution and check cells of exercise ``id``, in notebook order."""
-    cs = cells()
-    starts = [i for i, c in enumerate(cs) if "".join(c["source"]).startswith(f"### Exercise {id} ")]
-    assert len(starts) == 1, f"exercise {id} should have exactly one prompt, found {len(starts)}"
-    return tuple(cs[starts[0]:starts[0] + 4])
-
-
-def source(cell) -> str:
-    return "".join(cell["source"])
+    return harness_exercise_cells(NOTEBOOK, id)
 
 
 def notebook_namespace() -> dict:
     return {"np": np, "ops": ops}
-
-
-def answer_name(id) -> str:
-    return "answer_" + id.replace(".", "_")
 
 
 # --------------------------------------------------------------------------- structure

@@ -3,7 +3,6 @@ wrong answer gets its specific message, and an untouched task is "not attempted"
 R0 listing the notebook shows is the code it runs."""
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -16,34 +15,15 @@ from keras import layers
 from cnnlib import exercises
 from cnnlib.exercises import nb03
 from cnnlib.training import FitResult
+from tests.exercise_harness import notebook_cells, outcome, source as src, wrong
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "03_mnist.ipynb"
 IDS = ["03.1", "03.2", "03.3", "03.4", "03.5"]
 CONTEXT = {"03.3": "history", "03.5": "fits"}
 
 
-@pytest.fixture(autouse=True)
-def not_strict(monkeypatch):
-    monkeypatch.delenv(exercises.STRICT_ENV, raising=False)
-
-
-def outcome(id, answer, **context):
-    exercises.check(id, answer, **context)
-    return exercises.results[id]
-
-
-def wrong(id, answer, **context) -> str:
-    out = outcome(id, answer, **context)
-    assert out.status == "wrong", out.message
-    return out.message
-
-
 def cells():
-    return json.loads(NOTEBOOK.read_text())["cells"]
-
-
-def src(cell) -> str:
-    return "".join(cell["source"])
+    return notebook_cells(NOTEBOOK)
 
 
 def exercise_cells(id):

@@ -10,16 +10,7 @@ import pytest
 
 from cnnlib import exercises, models
 from cnnlib.exercises import nb04  # noqa: F401 - registers the checkers
-
-
-@pytest.fixture(autouse=True)
-def _not_strict(monkeypatch):
-    monkeypatch.delenv(exercises.STRICT_ENV, raising=False)
-
-
-def outcome(id, answer, **context):
-    exercises.check(id, answer, **context)
-    return exercises.results[id]
+from tests.exercise_harness import outcome
 
 
 def assert_wrong(id, answer, *fragments, **context):

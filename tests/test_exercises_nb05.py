@@ -4,7 +4,6 @@ and an untouched task is "not attempted"."""
 from __future__ import annotations
 
 import ast
-import json
 import re
 from pathlib import Path
 
@@ -14,41 +13,24 @@ from sklearn import metrics
 
 from cnnlib import exercises
 from cnnlib.exercises import nb05
+from tests.exercise_harness import exercise_cells as harness_exercise_cells, answer_name, notebook_cells, outcome, source, wrong
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "05_cats_vs_dogs.ipynb"
 IDS = ["05.1", "05.2", "05.3", "05.4", "05.5"]
 
 
-@pytest.fixture(autouse=True)
-def not_strict(monkeypatch):
-    monkeypatch.delenv(exercises.STRICT_ENV, raising=False)
-
-
-def outcome(id, answer, **context):
-    exercises.check(id, answer, **context)
-    return exercises.results[id]
-
-
-def wrong(id, answer, **context) -> str:
-    out = outcome(id, answer, **context)
-    assert out.status == "wrong", out.message
-    return out.message
-
-
 def cells():
-    return json.loads(NOTEBOOK.read_text())["cells"]
-
-
-def source(cell) -> str:
-    return "".join(cell["source"])
+    return notebook_cells(NOTEBOOK)
 
 
 def exercise_cells(id):
-    """The prompt, task, solution and check cells of exercise ``id``, in notebook order."""
-    cs = cells()
-    starts = [i for i, c in enumerate(cs) if source(c).startswith(f"### Exercise {id} ")]
-    assert len(starts) == 1, f"exercise {id} should have exactly one prompt, found {len(starts)}"
-    return tuple(cs[starts[0]:starts[0] + 4]) if id != "05.3" else _with_setup(cs, starts[0])
+    """The prompt, task, solution and check cells of exercise ``id``, in notebook order (05.3's
+    prompt is followed by one lesson cell that loads the softmax head's weights)."""
+    cells = harness_exercise_cells(NOTEBOOK, id, between=1 if id == "05.3" else 0)
+    if id == "05.3":
+        setup = notebook_cells(NOTEBOOK)[notebook_cells(NOTEBOOK).index(cells[0]) + 1]
+        assert "head_kernel, head_bias = " in source(setup)
+    return cells
 
 
 def _with_setup(cs, start):
@@ -56,10 +38,6 @@ def _with_setup(cs, start):
     prompt, setup, task, sol, chk = cs[start:start + 5]
     assert "head_kernel, head_bias = " in source(setup)
     return prompt, task, sol, chk
-
-
-def answer_name(id) -> str:
-    return "answer_" + id.replace(".", "_")
 
 
 RNG = np.random.default_rng(0)

@@ -1,247 +1,253 @@
-"""Exercises of notebook 07: each solution (taken from the notebook) passes its check, typical
-wrong answers get their specific message, and an untouched task cell is 'not attempted'."""
+"""Exercises of 07_blood_cells.ipynb: the notebook's own solutions pass their checks, each
+typical wrong answer gets its specific message, and an untouched task is "not attempted"."""
 from __future__ import annotations
 
-import json
-import types
+import ast
+import re
 from pathlib import Path
 
-import keras
 import numpy as np
-import pandas as pd
 import pytest
 
-from cnnlib import exercises, experiments
-from cnnlib.exercises import nb07
-from tests.page_models import page_cells
+from cnnlib import exercises
+from tests import exercise_harness
+from tests.exercise_harness import exercise_cells as harness_exercise_cells, notebook_cells, source
 
-NB = Path(__file__).resolve().parents[1] / "notebooks" / "07_overfitting.ipynb"
-
-
-def cell_with(marker: str, tag: str | None = None) -> str:
-    """The source of the one code cell (with ``tag``, if given) that contains ``marker``."""
-    cells = ["".join(c["source"]) for c in json.loads(NB.read_text())["cells"]
-             if c["cell_type"] == "code" and (tag is None or tag in c["metadata"].get("tags", []))]
-    found = [src for src in cells if marker in src]
-    assert len(found) == 1, (marker, tag, len(found))
-    return found[0]
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "07_blood_cells.ipynb"
+IDS = ["07.1", "07.2", "07.3", "07.4", "07.5"]
+NAMES = {"07.1": "answer_07_1", "07.2": "r4_peak_bytes", "07.3": "square_resize",
+         "07.4": "grouped_split", "07.5": "to_rgb"}
 
 
-def run_cell(src: str, **names) -> dict:
-    ns = dict(names)
-    exec(compile(src, str(NB.name), "exec"), ns)
-    return ns
-
-
-@pytest.fixture(autouse=True)
-def not_strict(monkeypatch):
-    monkeypatch.delenv(exercises.STRICT_ENV, raising=False)
+def example_groups():
+    """One original id per image with TEST's structure: 13, 6, 4 and 48 originals copied 48,
+    103, 155 and 13 times (what the notebook's example_groups holds)."""
+    per_original = [48] * 13 + [103] * 6 + [155] * 4 + [13] * 48
+    return np.repeat(np.arange(71), per_original)
 
 
 def outcome(id, answer, **context):
-    exercises.check(id, answer, **context)
-    return exercises.results[id]
+    """The harness's outcome, with 07.4's groups as the notebook's check cell passes them."""
+    if id == "07.4":
+        context.setdefault("groups", example_groups())
+    return exercise_harness.outcome(id, answer, **context)
 
 
-def test_catalogue_lists_the_four_exercises():
-    cat = exercises.catalogue()
-    rows = cat[cat["notebook"] == "07"]
-    assert rows["id"].tolist() == ["07.1", "07.2", "07.3", "07.4"]
-    assert rows["stars"].tolist() == ["★★★", "★★", "★★", "★"]
+def wrong(id, answer, **context) -> str:
+    out = outcome(id, answer, **context)
+    assert out.status == "wrong", out.message
+    return out.message
 
 
-def test_page_augmentation_is_the_librarys_with_4_pixel_shifts():
-    from cnnlib import models
-    ns = {"keras": keras, "layers": keras.layers, "np": np, "SEED": 0}
-    for src in page_cells(NB):
-        exec(compile(src, "page-model", "exec"), ns)
-    page, lib = ns["make_augmentation"](), models.augmentation(flip=True, translate=4 / 32, seed=0)
+def cells():
+    return notebook_cells(NOTEBOOK)
 
-    def configs(seq):
-        return [(type(layer).__name__, {k: v for k, v in layer.get_config().items() if k != "name"})
-                for layer in seq.layers]
-    assert configs(page) == configs(lib)
-    model = ns["make_cnn"](augment=True)
-    assert model.count_params() == ns["make_cnn"]().count_params() == 156_074
+
+def exercise_cells(id):
+    """The prompt, task, solution and check cells of exercise ``id``, in notebook order."""
+    return harness_exercise_cells(NOTEBOOK, id)
+
+
+def namespace() -> dict:
+    import keras
+    import tensorflow as tf
+    return {"np": np, "keras": keras, "layers": keras.layers, "tf": tf}
+
+
+def run_cell(id, which) -> object:
+    ns = namespace()
+    exec(source(exercise_cells(id)[which]), ns)
+    return ns[NAMES[id]]
+
+
+# --------------------------------------------------------------------------- structure
+@pytest.mark.parametrize("id", IDS)
+def test_exercise_cells_follow_the_convention(id):
+    prompt, task, sol, chk = exercise_cells(id)
+    ex = exercises._lookup(id)
+    heading = source(prompt).splitlines()[0]
+    assert heading == f"### Exercise {id} {'★' * ex.stars} · {ex.title}"
+    assert "# YOUR CODE HERE" in source(task) and not task["metadata"].get("tags")
+    assert sol["metadata"].get("tags") == ["solution"] and "# YOUR CODE HERE" not in source(sol)
+    assert re.fullmatch(rf'exercises\.check\("{re.escape(id)}", {NAMES[id]}(, \w+=\w+)*\)', source(chk))
+
+
+def test_exercises_are_numbered_in_notebook_order():
+    checked = [re.match(r'exercises\.check\("([\d.]+)"', source(n)).group(1)
+               for c, n in zip(cells(), cells()[1:]) if "solution" in c["metadata"].get("tags", [])]
+    assert checked == IDS
+
+
+@pytest.mark.parametrize("id", IDS)
+def test_notebook_solution_is_correct(id):
+    out = outcome(id, run_cell(id, 2))
+    assert out.status == "correct", out.message
+    assert "correct." in out.message and len(out.message) > 60
+
+
+@pytest.mark.parametrize("id", IDS)
+def test_untouched_task_is_not_attempted(id):
+    out = outcome(id, run_cell(id, 1))
+    assert out.status == "not attempted"
+    assert "not attempted yet" in out.message
+
+
+def test_no_other_cell_uses_what_the_solutions_define():
+    """The student edition has no solution cells: only an exercise's own cells may read the
+    names its solution defines."""
+    cs = cells()
+    defined = set()
+    for c in cs:
+        if "solution" in c["metadata"].get("tags", []):
+            for node in ast.parse(source(c)).body:              # what the cell defines at top level
+                if isinstance(node, ast.FunctionDef):
+                    defined.add(node.name)
+                elif isinstance(node, ast.Assign):
+                    defined |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+    own = {source(c) for id in IDS for c in exercise_cells(id)}
+    for c in cs:
+        if c["cell_type"] != "code" or source(c) in own:
+            continue
+        used = {n.id for n in ast.walk(ast.parse(source(c))) if isinstance(n, ast.Name)}
+        assert not used & defined, f"a lesson cell uses {used & defined}: {source(c)[:80]}"
+
+
+def test_the_exercise_groups_are_the_notebooks():
+    """The tests' TEST-like groups follow the notebook's recipe for example_groups."""
+    src = next(source(c) for c in cells() if "example_groups = np.repeat" in source(c))
+    assert 'originals["TEST images per original"]' in src
+    assert len(example_groups()) == 2486 and len(np.unique(example_groups())) == 71
 
 
 # --------------------------------------------------------------------------- 07.1
-def images(n, seed):
-    rng = np.random.default_rng(seed)
-    return rng.integers(0, 256, size=(n, 32, 32, 3), dtype=np.uint8), np.arange(n) % 10
+def r4(flatten_at=5, input_shape=(200, 200, 3), extra_dense=False, pooling=None):
+    import keras
+    from keras import layers
+    stack = [layers.Conv2D(32, (3, 3), padding="same", activation="relu"),
+             layers.MaxPooling2D((2, 2), strides=2),
+             layers.Conv2D(32, (3, 3), padding="same", activation="relu"),
+             layers.MaxPooling2D((2, 2), strides=2),
+             layers.Dense(128, activation="relu"),
+             layers.Dense(4, activation="softmax")]
+    if flatten_at is not None:
+        stack.insert(flatten_at - 1, pooling or layers.Flatten())
+    if extra_dense:
+        stack.insert(-1, layers.Dense(64, activation="relu"))
+    return keras.Sequential([keras.Input(shape=input_shape), *stack])
 
 
-TRAIN, VAL = images(64, 0), images(30, 1)
-CTX = dict(rate=0.3, train=TRAIN, val=VAL, epochs=1)
+def test_06_1_without_flatten_names_the_feature_map():
+    msg = wrong("07.1", r4(flatten_at=None))
+    assert "got (2, 50, 50, 4)" in msg and "50×50 positions" in msg and "layers.Flatten()" in msg
 
 
-@pytest.fixture(scope="module")
-def solution_07_1():
-    ns = {"keras": keras, "layers": keras.layers, "np": np, "SEED": 0}
-    for src in page_cells(NB):
-        exec(compile(src, "page-model", "exec"), ns)
-    ns["experiments"] = experiments
-    exec(compile(cell_with("def dropout_experiment", "solution"), "solution", "exec"), ns)
-    fn = ns["dropout_experiment"]
-    res, gap = fn(**CTX)
-    assert gap != 0        # else the sign test below could not tell right from wrong
-    return types.SimpleNamespace(fn=fn, res=res, gap=gap)
+def test_06_1_flatten_after_the_dense_is_caught():
+    msg = wrong("07.1", r4(flatten_at=6))
+    assert "first Dense(128) still reads a (50, 50, 32) feature map" in msg
 
 
-def test_07_1_solution_passes(solution_07_1):
-    out = outcome("07.1", solution_07_1.fn, **CTX)
-    assert out.status == "correct", out.message
-    assert "Dropout 0.3 changed the final train–validation gap" in out.message
-
-
-def test_07_1_stub_and_unwritten_function_are_not_attempted():
-    def dropout_experiment(rate, train, val, epochs):
-        raise NotImplementedError  # YOUR CODE HERE
-    assert outcome("07.1", dropout_experiment, **CTX).status == "not attempted"
-    assert outcome("07.1", ..., **CTX).status == "not attempted"
-
-
-@pytest.mark.parametrize("wrong, message", [
-    (lambda s: (lambda **kw: (s.res, -s.gap)), "that is the baseline's gap minus dropout's"),
-    (lambda s: (lambda **kw: (s.res, 100 * s.gap)), "that is in percentage points"),
-    (lambda s: (lambda **kw: (s.res.table(), s.gap)), "return the whole result, not its table"),
-    (lambda s: (lambda **kw: s.res), "return a pair (results, gap_change)"),
-    (lambda s: (s.res, s.gap), "the function itself, not its result"),
-])
-def test_07_1_wrong_answers_get_specific_messages(solution_07_1, wrong, message):
-    out = outcome("07.1", wrong(solution_07_1), **CTX)
-    assert out.status == "wrong" and message in out.message, out.message
-
-
-def test_07_1_fixed_rate_and_wrong_validation_split_are_caught(solution_07_1):
-    fn = solution_07_1.fn
-    out = outcome("07.1", lambda rate, **kw: fn(rate=0.5, **kw), **CTX)
-    assert out.status == "wrong" and "expected one Dropout layer with rate 0.3, got rate(s) [0.5]" in out.message
-    out = outcome("07.1", lambda rate, train, val, epochs: fn(rate, train, train, epochs), **CTX)
-    assert out.status == "wrong" and "pass `val` (as it is)" in out.message, out.message
+def test_06_1_other_repairs_and_inputs():
+    import keras
+    assert "no Flatten layer" in wrong("07.1", r4(pooling=keras.layers.GlobalAveragePooling2D()))
+    assert "expected the input shape (None, 200, 200, 3)" in wrong("07.1", r4(input_shape=(100, 100, 3)))
+    assert "10,250,788 parameters" in wrong("07.1", r4(extra_dense=True))
+    assert "expected a Keras model" in wrong("07.1", "Flatten")
 
 
 # --------------------------------------------------------------------------- 07.2
-def history(val_loss, val_accuracy=None):
-    n = len(val_loss)
-    return pd.DataFrame({"epoch": np.arange(1, n + 1), "val_loss": val_loss,
-                         "val_accuracy": val_accuracy if val_accuracy is not None else np.linspace(0.2, 0.5, n)})
-
-
-# lowest val_loss in epoch 6; validation accuracy peaks in epoch 8
-H = history([2.0, 1.8, 1.7, 1.75, 1.72, 1.6, 1.65, 1.66, 1.7, 1.8, 1.9],
-            [0.2, 0.3, 0.35, 0.34, 0.36, 0.40, 0.41, 0.45, 0.42, 0.40, 0.39])
-# an early plateau stops training in epoch 5, before the history's lowest loss (epoch 6)
-H_EARLY = history([2.0, 1.8, 1.85, 1.9, 1.95, 1.5, 1.4])
-
-
-def solve_07_2(hist):
-    results = types.SimpleNamespace(histories={"baseline": hist})
-    return run_cell(cell_with("answer_07_2 =", "solution"), results=results)["answer_07_2"]
-
-
-@pytest.mark.parametrize("hist, expected", [(H, (9, 6)), (H_EARLY, (5, 2)),
-                                            (history([2.0, 1.9, 1.8]), (3, 3))])
-def test_07_2_solution_passes(hist, expected):
-    assert nb07.early_stopping_epochs(hist["val_loss"].to_numpy(), 3) == expected
-    answer = solve_07_2(hist)
-    assert answer == expected
-    out = outcome("07.2", answer, history=hist, patience=3)
-    assert out.status == "correct", out.message
-    assert outcome("07.2", ..., history=hist, patience=3).status == "not attempted"
-
-
-@pytest.mark.parametrize("hist, answer, message", [
-    (H, (8, 5), "Count epochs from 1"),
-    (H, (11, 8), "is where validation *accuracy* peaked"),
-    (H, (9, 9), "does not keep the weights of the epoch it stopped in"),
-    (H, (6, 6), "until it has waited 3 more epochs"),
-    (H, (10, 6), "off by one"),
-    (H, (11, 6), "training does not run to the end"),
-    (H_EARLY, (7, 7), "the callback never gets there"),
-    (H, "9, 6", "expected a pair (stop_epoch, kept_epoch)"),
-    (H, (9.5, 6), "should be a whole epoch number"),
+@pytest.mark.parametrize("per_pixel, hint", [
+    (30, "np.array's uint8 copy"), (15, "you left out train_test_split"),
+    (24, "you left out the Python list"), (12, "one float32 copy"), (39, "divides in place"),
 ])
-def test_07_2_wrong_answers_get_specific_messages(hist, answer, message):
-    out = outcome("07.2", answer, history=hist, patience=3)
-    assert out.status == "wrong" and message in out.message, out.message
+def test_06_2_each_slip_gets_its_explanation(per_pixel, hint):
+    msg = wrong("07.2", lambda n, h, w: per_pixel * n * h * w)
+    assert "expected r4_peak_bytes(3200, 200, 200) = 3,456,000,000 bytes (27 a pixel)" in msg and hint in msg
 
 
-class ScriptedValLoss(keras.callbacks.Callback):
-    """Replaces the logged val_loss with a scripted sequence, before EarlyStopping reads it."""
-
-    def __init__(self, losses):
-        super().__init__()
-        self.losses = losses
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs["val_loss"] = self.losses[epoch]
-
-
-@pytest.mark.parametrize("losses", [
-    [2.0, 1.8, 1.7, 1.75, 1.72, 1.6, 1.65, 1.66, 1.7, 1.8, 1.9],
-    [2.0, 1.8, 1.85, 1.9, 1.95, 1.5, 1.4],
-    [2.0, 1.9, 1.8, 1.7],
-    [1.0, 1.0, 1.0, 1.0, 0.5],
-])
-def test_07_2_simulation_matches_keras(losses):
-    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    model.compile(optimizer="sgd", loss="mse")
-    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)
-    x = np.zeros((4, 2), "float32")
-    hist = model.fit(x, np.zeros(4), validation_data=(x, np.zeros(4)), epochs=len(losses),
-                     callbacks=[ScriptedValLoss(losses), stop], verbose=0)
-    assert nb07.early_stopping_epochs(losses, 3) == (len(hist.history["loss"]), stop.best_epoch + 1)
+def test_06_2_units_and_types():
+    assert "right amount in GiB: return bytes" in wrong("07.2", lambda n, h, w: 27 * n * h * w / 2**30)
+    assert "should return a number of bytes" in wrong("07.2", lambda n, h, w: "3.2 GB")
+    msg = wrong("07.2", lambda n, h, w: 27 * n * h * w + 100)
+    assert "add up what is alive at once" in msg
 
 
 # --------------------------------------------------------------------------- 07.3
-H3 = pd.DataFrame({"epoch": np.arange(1, 9),
-                   "val_accuracy": [0.30, 0.40, 0.42, 0.45, 0.43, 0.50, 0.52, 0.51]})
+def test_06_3_a_straight_resize_squeezes_the_disc():
+    import tensorflow as tf
+    msg = wrong("07.3", lambda image, size=200: tf.image.resize(image, (size, size)).numpy())
+    ratio = float(re.search(r"width/height (\d\.\d\d)", msg).group(1))
+    assert 0.72 <= ratio <= 0.78 and "the width shrinks by 200/320" in msg, msg
 
 
-def test_07_3_solution_passes():
-    ns = run_cell(cell_with("answer_07_3 =", "solution"),
-                  results=types.SimpleNamespace(histories={"combined": H3}),
-                  cfg=types.SimpleNamespace(epochs=5))
-    assert ns["answer_07_3"] == pytest.approx(0.45)
-    out = outcome("07.3", ns["answer_07_3"], history=H3, epochs=5)
+def test_06_3_shape_scale_and_lost_disc():
+    import tensorflow as tf
+    assert "to have shape (200, 200, 3), got (150, 200, 3)" in wrong(
+        "07.3", lambda image, size=200: tf.image.resize_with_pad(image, 150, 200).numpy())
+    assert "keep the pixels in 0..255" in wrong(
+        "07.3", lambda image, size=200: tf.image.resize(image[:, 40:280] / 255, (size, size)).numpy())
+    assert "disc in the middle" in wrong(
+        "07.3", lambda image, size=200: tf.image.resize(image[:size // 4, :size // 4] + 0, (size, size)).numpy())
+
+
+def test_06_3_padding_is_right_too():
+    import tensorflow as tf
+    out = outcome("07.3", lambda image, size=200: tf.image.resize_with_pad(image, size, size).numpy())
     assert out.status == "correct", out.message
-    assert outcome("07.3", ..., history=H3, epochs=5).status == "not attempted"
-
-
-@pytest.mark.parametrize("answer, message", [
-    (0.52, "its best over all 8 epochs it ran"),
-    (0.43, "its accuracy in epoch 5 alone"),
-    (0.50, "off by one epoch"),
-    (45.0, "not a percentage"),
-    (0.3, "the highest val_accuracy among epochs 1 to 5"),
-    ("0.45", "should be a number"),
-])
-def test_07_3_wrong_answers_get_specific_messages(answer, message):
-    out = outcome("07.3", answer, history=H3, epochs=5)
-    assert out.status == "wrong" and message in out.message, out.message
 
 
 # --------------------------------------------------------------------------- 07.4
-@pytest.fixture(scope="module")
-def candidates():
-    return run_cell(cell_with("candidates = pd.DataFrame"), pd=pd, display=lambda x: None)["candidates"]
+def random_split(groups, val_fraction=0.2, seed=0):
+    order = np.random.default_rng(seed).permutation(len(groups))
+    n_val = round(val_fraction * len(groups))
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
-def test_07_4_solution_passes(candidates):
-    answer = run_cell(cell_with("answer_07_4 =", "solution"), candidates=candidates)["answer_07_4"]
-    out = outcome("07.4", answer, table=candidates)
-    assert out.status == "correct" and "'dropout' has the highest validation accuracy" in out.message
-    assert outcome("07.4", ..., table=candidates).status == "not attempted"
+def test_06_4_a_random_split_reports_the_leak():
+    msg = wrong("07.4", random_split)
+    found = re.search(r"(\d+) originals have copies on both sides \(on example_groups\): (\d+) of your (\d+) "
+                      r"validation images have a twin in training", msg)
+    assert found, msg
+    groups = example_groups()
+    train, val = random_split(groups)
+    shared = np.intersect1d(groups[train], groups[val])
+    assert int(found.group(1)) == len(shared) and int(found.group(2)) == np.isin(groups[val], shared).sum()
+    assert "Split the originals, not the images" in msg
 
 
-@pytest.mark.parametrize("answer, message", [
-    ("wide", "has the highest *test* accuracy"),
-    ("huge", "has the highest *training* accuracy"),
-    ("small", "a model can have a small gap because it underfits"),
-    ("medium", "expected one of the table's variants"),
-    (3, "expected a variant's name"),
-])
-def test_07_4_wrong_answers_get_specific_messages(candidates, answer, message):
-    out = outcome("07.4", answer, table=candidates)
-    assert out.status == "wrong" and message in out.message, out.message
+def test_06_4_partition_fraction_seed_and_context():
+    solution = run_cell("07.4", 2)
+    assert "in both train_idx and val_idx" in wrong(
+        "07.4", lambda g, f=0.2, s=0: (np.arange(len(g)), solution(g, f, s)[1]))
+    assert "are in neither" in wrong("07.4", lambda g, f=0.2, s=0: (solution(g, f, s)[0][:-5], solution(g, f, s)[1]))
+    assert "roughly 20%" in wrong(
+        "07.4", lambda g, f=0.2, s=0: (np.flatnonzero(g != g[0]), np.flatnonzero(g == g[0])) if len(g) > 2000
+        else solution(g, f, s))
+    calls = iter(range(100))
+    assert "same seed gave different validation sets" in wrong(
+        "07.4", lambda g, f=0.2, s=0: solution(g, f, next(calls)))
+    assert "should return two arrays" in wrong("07.4", lambda g, f=0.2, s=0: solution(g, f, s)[1])
+    exercises.check("07.4", solution)                      # no groups passed
+    assert "groups=example_groups" in exercises.results["07.4"].message
+
+
+def test_06_4_a_split_fitted_to_one_array_fails_on_the_checkers_own_groups():
+    solution = run_cell("07.4", 2)
+    fitted = solution(example_groups())
+
+    def memorised(g, f=0.2, s=0):
+        return fitted if len(g) == len(example_groups()) else random_split(g, f, s)
+    assert "on the checker's own 40 shuffled originals" in wrong("07.4", memorised)
+
+
+# --------------------------------------------------------------------------- 07.5
+def test_06_5_wrong_axes_and_no_conversion():
+    assert "equals the input" in wrong("07.5", lambda image: image)
+    assert "reversed the rows" in wrong("07.5", lambda image: image[::-1])
+    assert "green stays in the middle" in wrong("07.5", lambda image: image[..., [2, 0, 1]])
+    assert "same shape as the input" in wrong("07.5", lambda image: image[..., ::-1][..., :2])
+
+
+def test_strict_mode_raises_on_a_wrong_answer(monkeypatch):
+    monkeypatch.setenv(exercises.STRICT_ENV, "1")
+    with pytest.raises(AssertionError, match="07.5"):
+        exercises.check("07.5", lambda image: image)

@@ -11,8 +11,8 @@ every gradient, and every weight after the step, batch-norm statistics included.
 augmentation stay in: they draw the same random numbers in both processes (same seed,
 stateless random ops). Images are real sizes, in batches of 2 to 8.
 
-The models: the library's builders (what bench/ and the CLI train), notebook 06's blood-cell
-model with and without its StainCrop as bench/input_pipeline.py builds it, and every builder
+The models: the library's builders (what bench/ and the CLI train), notebook 07's blood-cell
+model with and without its StainCrop as cnnlib.memory builds it, and every builder
 on a notebook page (tests/page_models.py), called with its defaults.
 
 Tolerances, float32 (about 6e-8 relative rounding per operation):
@@ -61,8 +61,8 @@ LIBRARY = {
     "fast_cifar10": ("fast_cifar10", {}, 1, 8),
     "folder_classifier (CLI, 120x160, 2 classes)": ("folder_classifier",
                                                     {"image_size": (120, 160), "num_classes": 2}, 255, 4),
-    "folder_classifier (notebook 06, StainCrop)": ("notebook06", {"crop": True}, 255, 2),
-    "folder_classifier (notebook 06, no crop)": ("notebook06", {"crop": False}, 255, 2),
+    "folder_classifier (notebook 07, StainCrop)": ("notebook07", {"crop": True}, 255, 2),
+    "folder_classifier (notebook 07, no crop)": ("notebook07", {"crop": False}, 255, 2),
 }
 
 
@@ -103,12 +103,9 @@ def _images(rng, n, shape, scale):
 
 def _library_model(kind, kwargs):
     from cnnlib import models
-    if kind == "notebook06":
-        import importlib.util
-        spec = importlib.util.spec_from_file_location("input_pipeline", REPO / "bench" / "input_pipeline.py")
-        pipeline = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(pipeline)
-        size = (240, 320)            # the blood-cell micrographs, as bench/input_pipeline.py trains them
+    if kind == "notebook07":
+        from cnnlib import memory as pipeline
+        size = (240, 320)            # the blood-cell micrographs, as cnnlib.memory trains them
         crop = (models.StainCrop(box=round(pipeline.NOTEBOOK_CROP["box_fraction"] * size[1]),
                                  size=pipeline.NOTEBOOK_CROP["size"]) if kwargs["crop"] else None)
         return models.folder_classifier(size, 4, crop=crop, **pipeline.NOTEBOOK_MODEL)

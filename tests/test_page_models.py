@@ -44,14 +44,12 @@ def test_page_and_library_models_are_identical(builders):
 
 @pytest.mark.slow
 def test_the_blood_cell_page_model_matches_the_bench_configuration(builders):
-    """bench/input_pipeline.py builds notebook 06's 4-class model with these arguments."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("input_pipeline", report.REPO_ROOT / "bench" / "input_pipeline.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    """cnnlib.memory (notebook 07's and bench/input_pipeline.py's training measurement) and
+    bench/blood_seeds.py build notebook 07's 4-class model with these arguments."""
+    from cnnlib import memory
     page = next((b for (nb, name), b in builders.items() if name == "folder_classifier"), None)
     assert page is not None, "no notebook writes folder_classifier on the page"
-    kw = dict(bench.NOTEBOOK_MODEL)
+    kw = dict(memory.NOTEBOOK_MODEL)
     size = (96, 96)
     assert signature(page(size, 4, **kw)) == signature(models.folder_classifier(size, 4, **kw))
 

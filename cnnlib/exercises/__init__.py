@@ -14,7 +14,7 @@ what was expected, what it got, and hints at why (``expected shape (26, 26, 28),
 function that raises ``NotImplementedError``) is reported as "not attempted yet", and the rest
 of the notebook still runs.
 
-The checkers live in one module per notebook (``nb01`` ... ``nb07``) and register themselves
+The checkers live in one module per notebook (``nb01`` ... ``nb08``) and register themselves
 with ``@exercise(id, title, stars=..., mistake=...)``; ``catalogue()`` lists them all (the
 instructor guide is generated from it).
 

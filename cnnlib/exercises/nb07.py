@@ -1,270 +1,256 @@
-"""Checkers for notebook 07 (overfitting and its remedies)."""
+"""Checkers for the exercises of ``07_blood_cells.ipynb``.
+
+Each checker returns the praise for a right answer and raises ``Wrong`` with a specific
+explanation for a wrong one: Flatten left out or put after the first Dense, a peak-memory
+count that forgets the list or ``train_test_split`` (or counts a copy already freed), a
+resize that squeezes 320x240 into a square, a split of images that leaves one original on
+both sides, channels reversed along the wrong axis.
+"""
 from __future__ import annotations
 
-import math
 import numbers
 
 import numpy as np
 
-from . import Wrong, exercise
+from cnnlib.exercises import Wrong, exercise
 
 
-def _number(value, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
-        raise Wrong(f"{what} should be a number, got {type(value).__name__} {value!r}.")
-    value = float(value)
-    if not math.isfinite(value):
-        raise Wrong(f"{what} should be a finite number, got {value}.")
-    return value
-
-
-def _close(a: float, b: float, tol: float = 1e-6) -> bool:
-    return abs(a - b) <= tol
+def _is_number(v) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
 
 # --------------------------------------------------------------------------- 07.1
-def _dropout_rates(model) -> list[float]:
-    """The rates of every Dropout layer in ``model`` (nested models included)."""
+R4_INPUT = (200, 200, 3)
+R4_PARAMS = 10_250_788        # conv 896 + conv 9,248 + Dense(128) 10,240,128 + Dense(4) 516
+
+
+def _dense_layers(model):
     import keras
-    rates = []
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.Dropout):
-            rates.append(float(layer.rate))
-        elif hasattr(layer, "layers"):
-            rates += _dropout_rates(layer)
-    return rates
+    return [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
 
 
-def _without_dropout(model) -> list[tuple]:
+@exercise("07.1", "Add R4's missing Flatten", stars=1,
+          mistake="leaving Flatten out (Dense then acts on every position of the feature map) "
+                  "or putting it after Dense(128)")
+def check_06_1(model) -> str:
     import keras
-    return [(type(layer).__name__, int(layer.count_params())) for layer in model.layers
-            if not isinstance(layer, keras.layers.Dropout)]
-
-
-@exercise("07.1", "Measure a dropout rate yourself", stars=3,
-          mistake="comparing models that differ in more than the one change, or computing the "
-                  "gap change backwards (baseline minus remedy) or in points instead of accuracy")
-def measure_dropout(answer, *, rate, train, val, epochs):
-    from cnnlib import experiments
-    if not callable(answer):
-        raise Wrong(f"the answer should be your function dropout_experiment (the function itself, "
-                    f"not its result), got {type(answer).__name__}.")
-    out = answer(rate=rate, train=train, val=val, epochs=epochs)
-    if not isinstance(out, tuple) or len(out) != 2:
-        raise Wrong(f"expected dropout_experiment to return a pair (results, gap_change), got "
-                    f"{type(out).__name__}: end it with `return results, gap_change`.")
-    res, gap_change = out
-    if not isinstance(res, experiments.Results):
-        raise Wrong(f"expected the first item to be what experiments.run_variants returns (a "
-                    f"Results), got {type(res).__name__}: return the whole result, not its table "
-                    f"or one row.")
-    if len(res.names) != 2:
-        raise Wrong(f"expected 2 variants (the baseline and the dropout model), got "
-                    f"{len(res.names)}: {res.names}.")
-    rates = {n: _dropout_rates(res.models[n]) for n in res.names}
-    plain = [n for n in res.names if not rates[n]]
-    dropped = [n for n in res.names if rates[n]]
-    if not dropped:
-        raise Wrong(f"neither model has a Dropout layer: build the second variant with "
-                    f"make_cnn(dropout=rate).")
-    if not plain:
-        raise Wrong(f"both models have Dropout layers ({rates}): the first variant is the baseline, "
-                    f"make_cnn() with no dropout, so the comparison shows what dropout does.")
-    b, d = plain[0], dropped[0]
-    if len(rates[d]) != 1 or not _close(rates[d][0], rate):
-        raise Wrong(f"expected one Dropout layer with rate {rate}, got rate(s) {rates[d]} in "
-                    f"{d!r}: use the rate the function receives (make_cnn(dropout=rate)), not a "
-                    f"fixed number.")
-    if _without_dropout(res.models[b]) != _without_dropout(res.models[d]):
-        raise Wrong(f"{b!r} and {d!r} differ in more than the dropout layer (their other layers "
-                    f"or parameter counts differ): change one thing at a time, or the comparison "
-                    f"cannot say what dropout did.")
-    for n in (b, d):
-        if res.n_train[n] != len(train[0]):
-            raise Wrong(f"expected {n!r} to train on the {len(train[0]):,} images passed as "
-                        f"`train`, got {res.n_train[n]:,}: pass `train` to run_variants as it is.")
-        ran = len(res.histories[n])
-        if ran != epochs:
-            raise Wrong(f"expected {n!r} to train for {epochs} epochs (the `epochs` argument), got "
-                        f"{ran}: give both variants the same budget, and no early stopping here.")
-    h_b, h_d = res.histories[b], res.histories[d]
-    # a real run on the given validation images: the kept model, re-measured, gives the
-    # last epoch's logged validation accuracy
-    # last epoch's logged validation loss and accuracy
-    measured = res.models[d].evaluate(val[0], val[1], batch_size=256, verbose=0, return_dict=True)
-    logged = {k: float(h_d[f"val_{k}"].iloc[-1]) for k in ("loss", "accuracy")}
-    if not (abs(measured["accuracy"] - logged["accuracy"]) <= 0.5 / len(val[0])
-            and math.isclose(measured["loss"], logged["loss"], rel_tol=1e-3)):
-        raise Wrong(f"on the validation images passed as `val` the dropout model scores loss "
-                    f"{measured['loss']:.4f}, accuracy {measured['accuracy']:.3f}, but its history "
-                    f"logged {logged['loss']:.4f}, {logged['accuracy']:.3f} in the last epoch: pass "
-                    f"`val` (as it is) as run_variants' validation split.")
-    gap_b = float(h_b["accuracy"].iloc[-1] - h_b["val_accuracy"].iloc[-1])
-    gap_d = float(h_d["accuracy"].iloc[-1] - h_d["val_accuracy"].iloc[-1])
-    expected = gap_d - gap_b
-    got = _number(gap_change, "gap_change")
-    if not _close(got, expected):
-        if _close(got, -expected):
-            raise Wrong(f"expected gap_change {expected:+.4f}, got {got:+.4f}: that is the baseline's "
-                        f"gap minus dropout's. Take dropout's final_gap minus the baseline's, so a "
-                        f"negative number means dropout shrank the gap.")
-        if _close(got, 100 * expected, 1e-4):
-            raise Wrong(f"expected gap_change {expected:+.4f}, got {got:+.4f}: that is in percentage "
-                        f"points; give it as a difference of accuracies (fractions), like final_gap.")
-        remeasured = (res.train_accuracy[d] - h_d["val_accuracy"].iloc[-1]) - \
-                     (res.train_accuracy[b] - h_b["val_accuracy"].iloc[-1])
-        if _close(got, float(remeasured)):
-            raise Wrong(f"expected gap_change {expected:+.4f}, got {got:+.4f}: you used train_accuracy "
-                        f"(re-measured without dropout); the gap in the table is final_gap, from "
-                        f"the last epoch's logged accuracies.")
-        raise Wrong(f"expected gap_change {expected:+.4f} (dropout's final_gap {gap_d:+.4f} minus "
-                    f"the baseline's {gap_b:+.4f}), got {got:+.4f}: read both from results[name]"
-                    f".final_gap.")
-    vb, vd = res.val_accuracy[b], res.val_accuracy[d]
-    return (f"Dropout {rate} changed the final train–validation gap by {100 * expected:+.1f} points "
-            f"({100 * gap_b:+.1f} → {100 * gap_d:+.1f}); validation accuracy of the kept model "
-            f"{vd:.1%} against the baseline's {vb:.1%}, on {len(train[0]):,} images and {epochs} "
-            f"epoch{'s' if epochs != 1 else ''}.")
+    if not isinstance(model, keras.Model):
+        raise Wrong(f"expected a Keras model (keras.Sequential([...])), got {type(model).__name__}.")
+    shape = tuple(model.input_shape)
+    if shape[1:] != R4_INPUT:
+        raise Wrong(f"expected the input shape (None, 200, 200, 3), R4's 200×200 RGB images, got {shape}.")
+    out = np.asarray(model(np.zeros((2, *R4_INPUT), "float32"), training=False))
+    if out.ndim == 4:
+        raise Wrong(f"expected an output of shape (2, 4) for 2 images, got {out.shape}: without "
+                    f"Flatten, Dense acts on the last axis only, so each of the {out.shape[1]}×"
+                    f"{out.shape[2]} positions of the feature map gets its own 4 probabilities. Put "
+                    "layers.Flatten() between the last MaxPooling2D and Dense(128).")
+    if out.shape != (2, 4):
+        raise Wrong(f"expected an output of shape (2, 4) for 2 images (4 class probabilities each), "
+                    f"got {out.shape}: the last layer is Dense(4, activation='softmax').")
+    dense = _dense_layers(model)
+    if dense and len(dense[0].input.shape) > 2:
+        raise Wrong(f"the output has the right shape, but your first Dense({dense[0].units}) still "
+                    f"reads a {tuple(dense[0].input.shape)[1:]} feature map, position by position: "
+                    "Flatten comes after it. Move layers.Flatten() before Dense(128), so that one "
+                    "unit sees the whole image.")
+    if not any(isinstance(layer, keras.layers.Flatten) for layer in model.layers):
+        kinds = ", ".join(type(layer).__name__ for layer in model.layers)
+        raise Wrong(f"the output shape (2, 4) is right, but there is no Flatten layer ({kinds}): "
+                    "repair R4 with the one layer it forgot, layers.Flatten(), and keep its other "
+                    "layers as they are.")
+    if not np.allclose(out.sum(axis=1), 1.0, atol=1e-4):
+        raise Wrong("each output row should be 4 probabilities that sum to 1: the last layer is "
+                    "Dense(4, activation='softmax').")
+    n = int(model.count_params())
+    if n != R4_PARAMS:
+        raise Wrong(f"expected R4's {R4_PARAMS:,} parameters with Flatten added, got {n:,}: keep "
+                    "R4's layers as listed (Conv2D(32, 3×3, 'same'), MaxPooling2D(2), Conv2D(32, "
+                    "3×3, 'same'), MaxPooling2D(2), Flatten, Dense(128), Dense(4)).")
+    return ("Flatten turns the 50×50×32 map into 80,000 numbers, and Dense(128) has one weight "
+            "per number and unit: 10,240,128 of the model's 10,250,788 parameters sit in that one "
+            "layer, fed by only 2,560 training images.")
 
 
 # --------------------------------------------------------------------------- 07.2
-def early_stopping_epochs(val_loss, patience: int) -> tuple[int, int]:
-    """Where ``keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
-    restore_best_weights=True)`` stops on this sequence of per-epoch validation losses, and
-    which epoch's weights it keeps: ``(stop_epoch, kept_epoch)``, counted from 1. Keras 3's
-    rule: an epoch improves if its loss is strictly below the best so far; training stops at
-    the end of the ``patience``-th epoch in a row without improvement; the best weights are
-    restored at the end whether or not it stopped early."""
-    best, best_i, wait = math.inf, 0, 0
-    for i, v in enumerate(val_loss):
-        wait += 1
-        if v < best:
-            best, best_i, wait = v, i, 0
+_PEAK_CASES = [(3200, 200, 200), (5758, 240, 320), (10, 32, 48), (1, 1, 1)]
+_PEAK_SLIPS = {
+    30: "you also counted np.array's uint8 copy (3 bytes a pixel); `X = X.astype('float32')` "
+        "replaces X, so that copy is freed before train_test_split runs",
+    15: "you left out train_test_split: it copies X's rows into X_train and X_test, another "
+        "12 bytes a pixel, while X (and the list) are still alive",
+    24: "you left out the Python list: `data` keeps every uint8 image (3 bytes a pixel) alive "
+        "to the end of the script",
+    39: "you counted a float32 copy for `X /= 255`, but /= divides in place: no new array",
+    12: "that is one float32 copy; at the peak R4 holds more than one array at once",
+    4: "4 bytes is one float32 value, but each pixel has 3 channels",
+    3: "that is the images as uint8, the smallest they can be",
+}
+
+
+@exercise("07.2", "R4's peak memory", stars=2,
+          mistake="counting only the float32 array (forgetting the list and train_test_split's "
+                  "copies), or counting np.array's uint8 copy that astype frees")
+def check_06_2(peak_bytes) -> str:
+    for n, h, w in _PEAK_CASES:
+        got = peak_bytes(n, h, w)
+        if not _is_number(got) and not isinstance(got, np.number):
+            raise Wrong(f"r4_peak_bytes({n}, {h}, {w}) should return a number of bytes, got "
+                        f"{type(got).__name__}.")
+        got = float(got)
+        pixels = n * h * w
+        expected = 27 * pixels
+        if np.isclose(got, expected, rtol=1e-9):
             continue
-        if wait >= patience and i > 0:
-            return i + 1, best_i + 1
-    return len(val_loss), best_i + 1
-
-
-def _epoch(value, what: str) -> int:
-    v = _number(value, what)
-    if not v.is_integer():
-        raise Wrong(f"{what} should be a whole epoch number, got {value!r}.")
-    return int(v)
-
-
-@exercise("07.2", "Where does early stopping stop?", stars=2,
-          mistake="keeping the last epoch's weights, forgetting the patience, or counting epochs "
-                  "from 0 (pandas row positions)")
-def early_stopping(answer, *, history, patience):
-    if "val_loss" not in history or "epoch" not in history:
-        raise ValueError("context `history` must be a training history with epoch and val_loss.")
-    if not isinstance(answer, (tuple, list)) or len(answer) != 2:
-        raise Wrong(f"expected a pair (stop_epoch, kept_epoch), got {answer!r}.")
-    stop, kept = (_epoch(a, name) for a, name in zip(answer, ("stop_epoch", "kept_epoch")))
-    n = len(history)
-    exp_stop, exp_kept = early_stopping_epochs(history["val_loss"].to_numpy(), patience)
-    if (stop, kept) == (exp_stop, exp_kept):
-        how = (f"it stops after epoch {exp_stop}, {patience} epochs without a lower validation loss"
-               if exp_stop < n else f"patience never runs out in these {n} epochs")
-        return f"The lowest validation loss came in epoch {exp_kept}; {how}, and the model keeps epoch {exp_kept}'s weights."
-    if (stop, kept) == (exp_stop - 1, exp_kept - 1):
-        raise Wrong(f"expected ({exp_stop}, {exp_kept}), got ({stop}, {kept}): both are one too low. "
-                    f"Count epochs from 1, like the history's epoch column; idxmin and argmin give "
-                    f"row positions, which start at 0.")
-    if kept != exp_kept:
-        low_epoch = int(history.loc[history["val_loss"].idxmin(), "epoch"])
-        if kept == low_epoch and exp_stop < low_epoch:
-            raise Wrong(f"expected ({exp_stop}, {exp_kept}), got ({stop}, {kept}): epoch {kept} has the "
-                        f"lowest val_loss of the whole history, but the callback never gets there. "
-                        f"After epoch {exp_kept} the loss did not improve for {patience} epochs, so "
-                        f"training stops in epoch {exp_stop}; it can only keep an epoch it has seen.")
-        acc_epoch = int(history.loc[history["val_accuracy"].idxmax(), "epoch"]) \
-            if "val_accuracy" in history else None
-        if kept == acc_epoch:
-            raise Wrong(f"expected kept_epoch {exp_kept}, got {kept}: epoch {kept} is where validation "
-                        f"*accuracy* peaked, but this EarlyStopping monitors val_loss, which was lowest "
-                        f"in epoch {exp_kept}.")
-        if kept == stop:
-            raise Wrong(f"expected kept_epoch {exp_kept}, got {kept}: with restore_best_weights=True "
-                        f"the model does not keep the weights of the epoch it stopped in; it rolls "
-                        f"back to the epoch with the lowest val_loss.")
-        raise Wrong(f"expected kept_epoch {exp_kept} (the epoch with the lowest val_loss among those it ran), got {kept}.")
-    if stop == kept and exp_stop != exp_kept:
-        raise Wrong(f"expected stop_epoch {exp_stop}, got {stop}: EarlyStopping cannot know epoch "
-                    f"{kept} was the best until it has waited {patience} more epochs (patience) "
-                    f"without a lower validation loss.")
-    if abs(stop - exp_stop) == 1:
-        raise Wrong(f"expected stop_epoch {exp_stop}, got {stop}: off by one. Keras stops at the end "
-                    f"of the {patience}th epoch in a row without improvement, i.e. epoch "
-                    f"{exp_kept} + {patience} here.")
-    if stop == n and exp_stop < n:
-        raise Wrong(f"expected stop_epoch {exp_stop}, got {stop}: training does not run to the end; "
-                    f"after epoch {exp_kept} the validation loss did not go lower for {patience} epochs.")
-    raise Wrong(f"expected stop_epoch {exp_stop}, got {stop}: find the epoch with the lowest val_loss, "
-                f"then add the patience (unless training ends first).")
+        for unit, div in (("MiB", 2 ** 20), ("GiB", 2 ** 30), ("MB", 1e6), ("GB", 1e9)):
+            if np.isclose(got, expected / div, rtol=1e-6):
+                raise Wrong(f"r4_peak_bytes({n}, {h}, {w}) returned {got:.4g}, which is the right "
+                            f"amount in {unit}: return bytes.")
+        per_pixel = got / pixels
+        slip = _PEAK_SLIPS.get(int(round(per_pixel))) if np.isclose(per_pixel, round(per_pixel)) else None
+        raise Wrong(f"expected r4_peak_bytes({n}, {h}, {w}) = {expected:,.0f} bytes (27 a pixel), "
+                    f"got {got:,.0f} ({per_pixel:.3g} bytes a pixel)"
+                    + (f": {slip}." if slip else ": add up what is alive at once just after "
+                       "train_test_split: the list of uint8 images, the float32 X, and X_train "
+                       "plus X_test."))
+    return ("3 + 12 + 12 = 27 bytes a pixel: at 200×200, 3,200 images take 3.5 GB, nine times "
+            "their size as uint8. A streaming pipeline holds a few batches instead, however many "
+            "images there are.")
 
 
 # --------------------------------------------------------------------------- 07.3
-@exercise("07.3", "Compare at equal budgets", stars=2,
-          mistake="comparing a model trained longer with ones trained shorter, or an off-by-one "
-                  "slice of the history")
-def equal_budget(answer, *, history, epochs):
-    if "val_accuracy" not in history or "epoch" not in history:
-        raise ValueError("context `history` must be a training history with epoch and val_accuracy.")
-    got = _number(answer, "the answer")
-    acc = history.set_index("epoch")["val_accuracy"]
-    expected = float(acc[acc.index <= epochs].max())
-    if _close(got, expected):
-        return (f"Within the first {epochs} epochs its best validation accuracy was {expected:.1%}; "
-                f"that is the number to set beside the other variants' best_val_accuracy.")
-    if _close(got, 100 * expected, 1e-4):
-        raise Wrong(f"expected {expected:.4f}, got {got:g}: give it as a fraction like the table, "
-                    f"not a percentage.")
-    if len(acc) > epochs and _close(got, float(acc.max())):
-        raise Wrong(f"expected {expected:.4f}, got {got:.4f}: that is its best over all {len(acc)} "
-                    f"epochs it ran, including the ones the other variants never got. Look only at "
-                    f"epochs 1 to {epochs}.")
-    if epochs in acc.index and _close(got, float(acc[epochs])):
-        raise Wrong(f"expected {expected:.4f}, got {got:.4f}: that is its accuracy in epoch {epochs} "
-                    f"alone; the others' best_val_accuracy is the best of their {epochs} epochs, so "
-                    f"take the best of its first {epochs} too.")
-    near = {float(acc[acc.index <= e].max()) for e in (epochs - 1, epochs + 1) if e >= 1}
-    if any(_close(got, v) for v in near):
-        raise Wrong(f"expected {expected:.4f}, got {got:.4f}: off by one epoch. Select by the epoch "
-                    f"column (history['epoch'] <= {epochs}), or remember that iloc[:{epochs}] "
-                    f"holds epochs 1 to {epochs}.")
-    raise Wrong(f"expected {expected:.4f} (the highest val_accuracy among epochs 1 to {epochs}), "
-                f"got {got:.4f}.")
+def _disc_image(h=240, w=320, radius=60, centre=None):
+    """(h, w, 3) uint8: black, with a white disc of ``radius`` pixels (the checker's probe)."""
+    cy, cx = centre if centre is not None else ((h - 1) / 2, (w - 1) / 2)
+    rows, cols = np.indices((h, w))
+    disc = (rows - cy) ** 2 + (cols - cx) ** 2 <= radius ** 2
+    return np.repeat((disc * 255).astype(np.uint8)[..., None], 3, axis=2)
+
+
+def _disc_extent(image):
+    mask = np.asarray(image, dtype="float64")[..., 0] > 127
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if not len(rows):
+        return None
+    return cols[-1] - cols[0] + 1, rows[-1] - rows[0] + 1
+
+
+@exercise("07.3", "Resize without squeezing", stars=2,
+          mistake="resizing 320×240 straight to a square, which squeezes the width more than "
+                  "the height")
+def check_06_3(square_resize) -> str:
+    image = _disc_image()
+    for size in (200, 96):
+        out = np.asarray(square_resize(image.copy(), size))
+        if out.shape != (size, size, 3):
+            raise Wrong(f"expected square_resize(image, {size}) to have shape ({size}, {size}, 3), "
+                        f"got {out.shape}.")
+        if 0 < float(out.max()) <= 1.0:
+            raise Wrong("your result holds values up to 1: keep the pixels in 0..255, as the input "
+                        "(R4 divides by 255 later, in its own step).")
+        extent = _disc_extent(out)
+        if extent is None:
+            raise Wrong(f"the white disc in the middle of the 320×240 test image is gone from your "
+                        f"{size}×{size} result: crop around the centre (or pad), do not cut it away.")
+        width, height = extent
+        ratio = width / height
+        if not 0.93 <= ratio <= 1.07:
+            hint = (" That is what resizing 320×240 straight to a square does: the width shrinks "
+                    f"by {size}/320, the height only by {size}/240." if 0.7 <= ratio <= 0.8 else "")
+            raise Wrong(f"a round disc should stay round, but in your {size}×{size} result it is "
+                        f"{width} pixels wide and {height} tall (width/height {ratio:.2f}).{hint} "
+                        "Cut the central 240×240 square first (or pad the short side), then resize.")
+    return ("A circle stays a circle. Cropping the central square drops 40 pixels at each side "
+            "(the stained cell is rarely there); `tf.image.resize_with_pad` keeps everything and "
+            "pads with black instead.")
 
 
 # --------------------------------------------------------------------------- 07.4
-@exercise("07.4", "Choose by validation, not by test", stars=1,
-          mistake="picking the variant with the best test accuracy, which turns the test set "
-                  "into a selection set")
-def choose(answer, *, table):
-    names = [str(n) for n in table.index]
-    if not isinstance(answer, str):
-        raise Wrong(f"expected a variant's name (a string, one of {names}), got {type(answer).__name__}.")
-    if answer not in names:
-        raise Wrong(f"expected one of the table's variants {names}, got {answer!r}.")
-    expected = str(table["val_accuracy"].idxmax())
-    if answer == expected:
-        return (f"{expected!r} has the highest validation accuracy "
-                f"({table.loc[expected, 'val_accuracy']:.1%}). Its test accuracy is now the one "
-                f"honest estimate of how it will do on new images.")
-    if "test_accuracy" in table and answer == str(table["test_accuracy"].idxmax()):
-        raise Wrong(f"expected {expected!r}, got {answer!r}: {answer!r} has the highest *test* "
-                    f"accuracy. Choosing by the test set makes it part of model selection, so the "
-                    f"winner's test score is flattered and no longer an honest estimate. Choose by "
-                    f"val_accuracy; measure test once, for the chosen model.")
-    if "train_accuracy" in table and answer == str(table["train_accuracy"].idxmax()):
-        raise Wrong(f"expected {expected!r}, got {answer!r}: {answer!r} has the highest *training* "
-                    f"accuracy, which rewards memorising the training images. Choose by val_accuracy.")
-    if "train_accuracy" in table:
-        gap = table["train_accuracy"] - table["val_accuracy"]
-        if answer == str(gap.idxmin()):
-            raise Wrong(f"expected {expected!r}, got {answer!r}: {answer!r} has the smallest "
-                        f"train–validation gap, but a model can have a small gap because it "
-                        f"underfits. Choose by val_accuracy itself.")
-    raise Wrong(f"expected {expected!r}, got {answer!r}: pick the row with the highest val_accuracy.")
+def _as_index_array(v, what):
+    try:
+        arr = np.asarray(v)
+    except Exception:  # noqa: BLE001
+        arr = None
+    if arr is None or arr.ndim != 1 or (arr.size and not np.issubdtype(arr.dtype, np.integer)):
+        raise Wrong(f"{what} should be a 1-D array of integer indices, got "
+                    f"{type(v).__name__}{'' if arr is None else f' of shape {arr.shape}, dtype {arr.dtype}'}.")
+    return arr
+
+
+def _check_split(split_fn, groups, where: str):
+    groups = np.asarray(groups)
+    n = len(groups)
+    out = split_fn(groups, 0.2, 0)
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        raise Wrong(f"grouped_split should return two arrays, (train_idx, val_idx); got "
+                    f"{type(out).__name__}{f' of length {len(out)}' if hasattr(out, '__len__') else ''}.")
+    train, val = (_as_index_array(v, name) for v, name in zip(out, ("train_idx", "val_idx")))
+    both = np.intersect1d(train, val)
+    if len(both):
+        raise Wrong(f"{len(both)} image indices are in both train_idx and val_idx ({where}): each "
+                    "image goes to exactly one side.")
+    given = np.concatenate([train, val])
+    if not np.array_equal(np.sort(given), np.arange(n)):
+        missing = len(np.setdiff1d(np.arange(n), given))
+        raise Wrong(f"train_idx and val_idx together should hold every index 0..{n - 1} once "
+                    f"({where}): {missing} are in neither, and {len(train) + len(val)} were given "
+                    f"for {n} images.")
+    shared = np.intersect1d(groups[train], groups[val])
+    if len(shared):
+        twins = int(np.isin(groups[val], shared).sum())
+        raise Wrong(f"{len(shared)} originals have copies on both sides ({where}): {twins} of your "
+                    f"{len(val)} validation images have a twin in training, so validation would "
+                    "measure memory again. Split the originals, not the images: choose about 20% of "
+                    "the distinct group ids, then put every image of those ids in validation.")
+    fraction = len(val) / n
+    if not 0.05 <= fraction <= 0.5:
+        raise Wrong(f"expected roughly 20% of the images in validation ({where}), got "
+                    f"{fraction:.0%} ({len(val)} of {n}).")
+    again = split_fn(groups, 0.2, 0)
+    if not np.array_equal(np.sort(np.asarray(again[1])), np.sort(val)):
+        raise Wrong("two calls with the same seed gave different validation sets: draw the "
+                    "originals with np.random.default_rng(seed), so a run can be repeated.")
+    return len(np.unique(groups[val])), len(val), n
+
+
+@exercise("07.4", "A validation split by original", stars=3,
+          mistake="splitting the images at random, so copies of one original land on both sides")
+def check_06_4(grouped_split, groups=None) -> str:
+    if groups is None:
+        raise Wrong("the check needs the images' original ids: run it as "
+                    "exercises.check(\"07.4\", grouped_split, groups=example_groups).")
+    n_orig, n_val, n = _check_split(grouped_split, groups, "on example_groups")
+    rng = np.random.default_rng(6)          # and on other groups, so nothing is fitted to one array
+    other = rng.permutation(np.repeat(np.arange(40), rng.integers(1, 30, 40)))
+    _check_split(grouped_split, other, "on the checker's own 40 shuffled originals")
+    return (f"No original on both sides: {n_val} of {n} images ({n_val / n:.0%}) from {n_orig} "
+            "originals. scikit-learn's GroupShuffleSplit and GroupKFold do the same. The validation "
+            "share wobbles with the originals' sizes: you split originals, not images.")
+
+
+# --------------------------------------------------------------------------- 07.5
+@exercise("07.5", "BGR to RGB", stars=1,
+          mistake="reversing the wrong axis (rows instead of channels), or forgetting to convert")
+def check_06_5(to_rgb) -> str:
+    rng = np.random.default_rng(5)
+    for shape in ((4, 5, 3), (2, 4, 5, 3)):
+        bgr = rng.integers(0, 256, shape).astype(np.uint8)
+        got = np.asarray(to_rgb(bgr.copy()))
+        expected = bgr[..., ::-1]
+        if got.shape != expected.shape:
+            raise Wrong(f"expected the same shape as the input, {shape}, got {got.shape}.")
+        if np.array_equal(got, expected):
+            continue
+        if np.array_equal(got, bgr):
+            raise Wrong("your result equals the input: channel 0 still holds blue and channel 2 "
+                        "red. Reverse the last axis (the channels).")
+        if np.array_equal(got, bgr[::-1]) or (len(shape) == 4 and np.array_equal(got, bgr[:, ::-1])):
+            raise Wrong("you reversed the rows (or the images), not the channels: index the last "
+                        "axis, image[..., ::-1].")
+        if np.array_equal(got[..., 0], bgr[..., 2]):
+            raise Wrong("red is right, but the other channels are not: green stays in the middle "
+                        "and blue goes last (reverse the channel order B, G, R).")
+        raise Wrong(f"expected the channels in reverse order (input {shape}: result[..., 0] = "
+                    "input[..., 2], the red channel).")
+    return ("[..., ::-1] reverses the last axis, for one image or a batch. With OpenCV, "
+            "cv2.cvtColor(image, cv2.COLOR_BGR2RGB) does the same for one image.")
