@@ -11,7 +11,7 @@ import json
 import os
 from pathlib import Path
 
-from . import report
+from . import colab, report
 
 GUIDE_PATH = report.REPO_ROOT / "docs" / "instructor.md"
 
@@ -35,6 +35,10 @@ DISCUSSION = {
            "would you prefer either?",
            "Who should choose the decision threshold, and from what: the model, or the cost "
            "of each kind of error?"],
+    "06": ["At which training-set sizes did the pretrained backbone pay, and where would you expect "
+           "its advantage over training from scratch to vanish, and why?",
+           "Grad-CAM and occlusion are two answers to \"what does the model look at?\": which would you "
+           "trust, and what could fool each of them?"],
     "07": ["TEST is made of copies of a few dozen originals. What does its accuracy measure, "
            "and how would you report it honestly?",
            "Why is a random split of TRAIN a leak, and how would you build a grouped split?"],
@@ -131,6 +135,9 @@ TEACHES = {
           "recipe trained for a time budget (BN, augmentation, schedule, label smoothing)",
     "05": "R1's cats vs dogs done right: sigmoid vs softmax, the decision threshold, precision, "
           "recall, ROC and AUC, a PNG predicted with a stated threshold",
+    "06": "transfer learning offline: a backbone pretrained on eight CIFAR-10 classes, then feature "
+          "extraction and fine-tuning against training from scratch on cats vs dogs; what the network looks "
+          "at: gradient saliency, Grad-CAM and occlusion, and how far they agree",
     "07": "a folder of JPEGs: the tf.data pipeline on the page, memory measured, finding the cell by its "
           "stain, R4 as published and fixed, honest evaluation on the official TEST split, the leakage "
           "lesson",
@@ -181,7 +188,8 @@ def _pct(run, key) -> str:
 
 
 def runtimes_table() -> str:
-    lines = ["| # | notebook | what it teaches | budget | full run |", "| --- | --- | --- | ---: | ---: |"]
+    lines = ["| # | notebook | what it teaches | budget | full run | on Colab |",
+             "| --- | --- | --- | ---: | ---: | --- |"]
     machines = set()
     for number, (path, run, budget) in _runs().items():
         title = _notebook_meta(path)["title"].split("·", 1)[-1].strip()
@@ -189,7 +197,7 @@ def runtimes_table() -> str:
         if run:
             machines.add(run["platform"])
         lines.append(f"| {number} | [{title}](notebooks/{path.name}) | {TEACHES.get(number, '')} | "
-                     f"{f'{budget:g} min' if budget else '—'} | {full} |")
+                     f"{f'{budget:g} min' if budget else '—'} | {full} | {colab.badge(path.name)} |")
     lines += ["", "Full runs: the committed runs, one notebook at a time, on "
               + " and ".join(sorted(machines)) + "." if machines else ""]
     return "\n".join(lines)

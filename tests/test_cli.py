@@ -175,3 +175,32 @@ def test_cli_prints_no_tensorflow_log_lines_and_no_traceback(tmp_path, args):
     if argv[0] != "doctor":
         assert res.returncode == 2 and output.strip().splitlines()[-1].startswith(
             f"python -m cnnlib {argv[0]}: error: ")
+
+
+@pytest.mark.slow
+def test_run_prints_no_tensorflow_log_lines_and_no_traceback(tmp_path):
+    """`run` on two tiny notebooks whose kernels import TensorFlow, one of them failing: the
+    terminal shows progress and the failure's one-line cause, never TensorFlow's log lines."""
+    from .test_report import make_notebook
+    ok = make_notebook(tmp_path / "20_tf_ok.ipynb",
+                       "import tensorflow as tf\nprint(float(tf.reduce_sum(tf.ones((2, 2)))))")
+    bad = make_notebook(tmp_path / "21_tf_bad.ipynb",
+                        "import tensorflow as tf\nraise ValueError('the data is missing')")
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    res = subprocess.run([sys.executable, "-m", "cnnlib", "run", str(ok), str(bad), "--profile", "smoke",
+                          "--out", str(tmp_path / "reports")], capture_output=True, text=True, cwd=REPO,
+                         env=env, timeout=300)
+    output = res.stdout + res.stderr
+    for noise in ("cuda", "oneDNN custom operations", "absl::InitializeLog", "I0000", "E0000", "W0000",
+                  "Traceback"):
+        assert noise not in output, f"run printed {noise!r}:\n{output[-1500:]}"
+    assert res.returncode == 1
+    assert "20_tf_ok.ipynb ... ok in" in output
+    assert "ValueError: the data is missing" in output and "21_tf_bad.ipynb (failed)" in output
+
+
+def test_run_with_an_unknown_notebook_prints_one_line_in_a_fresh_process():
+    res = run_cli("run", "99_nothing", "--profile", "smoke")
+    assert res.returncode == 2 and res.stdout == ""
+    assert res.stderr.strip().splitlines() == [res.stderr.strip()]          # one line
+    assert res.stderr.startswith("python -m cnnlib run: error: No notebook '99_nothing'")
