@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import platform
 import signal
 import subprocess
@@ -286,19 +287,50 @@ def platform_summary() -> str:
     return f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs ({cpu_model()}, {vector_summary()})"
 
 
+def vector_class(platform_line: str) -> str:
+    """The machine class a runtime belongs to, from a :func:`platform_summary` line:
+    ``"AVX-512"`` (with or without AMX), ``"AVX2"`` (with or without AVX-VNNI), or the
+    vector features it names otherwise (``"ARM NEON"``...); ``"unknown"`` without any."""
+    line = (platform_line or "").rstrip()
+    if not line.endswith(")") or ", " not in line:
+        return "unknown"
+    named = line[:-1].rsplit(", ", 1)[-1].strip()
+    return named.split(" + ")[0] if named.startswith("AVX") else named
+
+
+def full_runs(meta: dict) -> dict:
+    """``{machine class: {"seconds", "platform", "date"}}``: a notebook's latest full-profile run
+    on each class of machine (see :func:`vector_class`), from its ``cnnlib`` metadata."""
+    runs = dict(meta.get("full_runs", {}))
+    run = meta.get("committed_run")
+    if run and run.get("profile") == "full":
+        runs.setdefault(vector_class(run.get("platform", "")),
+                        {k: run.get(k) for k in ("seconds", "platform", "date")})
+    return runs
+
+
 def save_outputs(executed: str | os.PathLike, notebook: str | os.PathLike) -> None:
     """Copy an executed notebook's outputs back over the source notebook, for committing
     real-run outputs: papermill's injected-parameters cell and run metadata are dropped,
-    so the source keeps its own ``parameters`` cell and default profile."""
+    so the source keeps its own ``parameters`` cell and default profile. The run is recorded
+    in the metadata (``cnnlib.committed_run``), and a full-profile run also under its machine
+    class in ``cnnlib.full_runs``, which keeps the latest full run of every other class."""
     import nbformat
     nb = nbformat.read(str(executed), as_version=4)
     nb.cells = [c for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
     run = nb.metadata.get("papermill", {})
     profile = run.get("parameters", {}).get("PROFILE")
-    nb.metadata.setdefault("cnnlib", {})["committed_run"] = {
+    meta = nb.metadata.setdefault("cnnlib", {})
+    previous = full_runs(meta)
+    meta["committed_run"] = {
         "profile": profile, "seconds": round(float(run.get("duration") or 0), 1),
         "platform": platform_summary(), "date": datetime.now(timezone.utc).date().isoformat(),
         "sections": section_seconds(nb), "metrics": _recorded_metrics(Path(executed))}
+    if profile == "full":
+        this = meta["committed_run"]
+        previous[vector_class(this["platform"])] = {k: this[k] for k in ("seconds", "platform", "date")}
+    if previous:
+        meta["full_runs"] = dict(sorted(previous.items()))
     nb.metadata.pop("papermill", None)
     for cell in nb.cells:
         cell.metadata.pop("papermill", None)

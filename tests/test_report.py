@@ -210,3 +210,44 @@ def test_index_html_links_every_report_with_its_runtime_budget_and_key_metrics(o
     assert 'class="failed"' in page and "boom" in page
     assert f"{len(records) - 1} of {len(records)} notebook(s) finished" in page
     assert report.platform_summary() in page
+
+
+@pytest.mark.parametrize("line, cls", [
+    ("Linux x86_64, 2 CPUs (AMD EPYC, AVX2)", "AVX2"),
+    ("Linux x86_64, 2 CPUs (Intel(R) Xeon(R) Platinum 8488C, AVX-512 + AMX)", "AVX-512"),
+    ("Linux x86_64, 4 CPUs (Intel(R) Core(TM) i5, AVX2 + AVX-VNNI)", "AVX2"),
+    ("Darwin arm64, 8 CPUs (Apple M2, ARM NEON)", "ARM NEON"),
+    ("", "unknown"), ("Linux x86_64, 2 CPUs", "unknown"),
+])
+def test_vector_class_reads_the_machine_class_of_a_platform_line(line, cls):
+    assert report.vector_class(line) == cls
+
+
+def test_a_full_run_keeps_the_other_machine_class_and_replaces_its_own(tmp_path, monkeypatch):
+    import nbformat
+    old_avx2 = {"profile": "full", "seconds": 600.0, "platform": "Linux x86_64, 2 CPUs (AMD EPYC, AVX2)",
+                "date": "2026-12-03"}
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 1")]
+    nb.metadata["cnnlib"] = {"committed_run": old_avx2}
+    nb.metadata["papermill"] = {"parameters": {"PROFILE": "full"}, "duration": 420.0}
+    executed, source = tmp_path / "run.ipynb", tmp_path / "nb.ipynb"
+    nbformat.write(nb, str(executed))
+    monkeypatch.setattr(report, "platform_summary", lambda: "Linux x86_64, 2 CPUs (AMD EPYC, AVX-512)")
+    report.save_outputs(executed, source)
+    runs = nbformat.read(str(source), as_version=4).metadata["cnnlib"]["full_runs"]
+    assert runs["AVX2"]["seconds"] == 600.0 and runs["AVX-512"]["seconds"] == 420.0
+    # a second AVX-512 run replaces the first, the AVX2 one stays
+    again = nbformat.read(str(source), as_version=4)
+    again.metadata["papermill"] = {"parameters": {"PROFILE": "full"}, "duration": 400.0}
+    nbformat.write(again, str(executed))
+    report.save_outputs(executed, source)
+    runs = nbformat.read(str(source), as_version=4).metadata["cnnlib"]["full_runs"]
+    assert runs["AVX2"]["seconds"] == 600.0 and runs["AVX-512"]["seconds"] == 400.0
+    # a smoke run records itself but changes no full-run figure
+    again = nbformat.read(str(source), as_version=4)
+    again.metadata["papermill"] = {"parameters": {"PROFILE": "smoke"}, "duration": 30.0}
+    nbformat.write(again, str(executed))
+    report.save_outputs(executed, source)
+    meta = nbformat.read(str(source), as_version=4).metadata["cnnlib"]
+    assert meta["committed_run"]["profile"] == "smoke" and meta["full_runs"]["AVX-512"]["seconds"] == 400.0
