@@ -10,10 +10,17 @@ Modules, one responsibility each:
 - ``cnnlib.models``      the classic recipes and the course's improved models
 - ``cnnlib.training``    seeding, quiet fitting, timing, history as a DataFrame
 - ``cnnlib.evaluation``  accuracy, per-class metrics, confusion matrices (scikit-learn)
-- ``cnnlib.plots``       the course's figures
+- ``cnnlib.plots``       the course's figures (heat maps over images included)
+- ``cnnlib.transfer``    the course's own pretrained backbone, its cache, and local ImageNet weights
+- ``cnnlib.explain``     occlusion sweeps and measures of where a heat map's mass lies
+- ``cnnlib.memory``      a loader's peak memory and speed, measured in a fresh process
 - ``cnnlib.experiments`` run named variants side by side on the same data and seed
 - ``cnnlib.profiles``    the ``smoke`` / ``full`` run profiles shared by every notebook
 - ``cnnlib.report``      record metrics from a notebook; run notebooks as reports
+- ``cnnlib.exercises``   the notebooks' exercise checks, and the student edition
+- ``cnnlib.guide``       the instructor guide and the README's tables, from the committed runs
+- ``cnnlib.cpu``         the CPU's vector features and TensorFlow's oneDNN setting
+- ``cnnlib.colab``       the "Open in Colab" badge and set-up cell
 - ``cnnlib.doctor``      preflight check of the environment and the datasets
 """
 import os as _os

@@ -312,3 +312,50 @@ def feature_maps(model_or_maps, image=None, layer_name: str | None = None, n: in
     maps = np.moveaxis(maps, -1, 0)[:n]
     return image_grid(maps, [str(i) for i in range(len(maps))], ncols=ncols, cmap="viridis",
                       title=title or "Feature maps")
+
+
+def overlay_heatmap(image, heat, ax=None, alpha: float = 0.45, cmap: str = "jet",
+                    title: str | None = None):
+    """A heat map drawn over the image it explains (Grad-CAM, saliency, occlusion).
+
+    ``image``: ``(H, W, C)`` or ``(H, W)``, uint8, or floats in 0..255 or 0..1; ``heat``:
+    any non-negative ``(h, w)`` map, bilinearly upsampled to ``(H, W)`` and divided by its
+    maximum so that it spans 0..1 (an all-zero map stays 0). Draws on ``ax`` (a new small
+    figure if None) and returns the **Axes**, so that several overlays can share a figure.
+    """
+    from .explain import upsample
+    img = np.asarray(image)
+    if img.ndim == 3 and img.shape[-1] == 1:
+        img = img[..., 0]
+    if img.ndim not in (2, 3) or img.size == 0 or (img.ndim == 3 and img.shape[-1] not in (3, 4)):
+        raise ValueError(f"image must be one (H, W), (H, W, 1) or (H, W, 3) image; got shape "
+                         f"{img.shape}.")
+    heat = np.asarray(heat, dtype=np.float64)
+    if heat.ndim == 3 and heat.shape[-1] == 1:
+        heat = heat[..., 0]
+    if heat.ndim != 2 or heat.size == 0:
+        raise ValueError(f"heat must be a (h, w) map; got shape {heat.shape}.")
+    if not np.isfinite(heat).all() or (heat < 0).any():
+        raise ValueError("heat must be finite and non-negative. Fix: np.maximum(heat, 0) (as "
+                         "Grad-CAM's ReLU does) or np.abs(heat) for a saliency map.")
+    if not 0 <= alpha <= 1:
+        raise ValueError(f"alpha must be between 0 and 1; got {alpha!r}.")
+    if img.dtype != np.uint8:
+        img = img.astype(np.float64)
+        img = np.clip(img / 255.0 if img.max() > 1 else img, 0, 1)
+    if heat.shape != img.shape[:2]:
+        heat = np.maximum(upsample(heat, img.shape[:2]).astype(np.float64), 0)
+    top = heat.max()
+    heat = heat / top if top > 0 else heat
+    if ax is None:
+        _, ax = plt.subplots(figsize=(3, 3))
+    ax.imshow(img, cmap="gray" if img.ndim == 2 else None, interpolation="nearest")
+    ax.imshow(heat, cmap=cmap, alpha=alpha, vmin=0, vmax=1, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax
+
+
+__all__.append("overlay_heatmap")
