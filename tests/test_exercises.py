@@ -147,3 +147,66 @@ def test_student_cli_writes_the_edition(tmp_path, capsys):
     assert "Student edition: 1 notebook(s)" in capsys.readouterr().out
     assert main(["student", "99_nothing", "--out", str(tmp_path / "st")]) == 2
     assert "error: No notebook '99_nothing'" in capsys.readouterr().err
+
+
+def _exercise_blocks(cells) -> dict:
+    """{id: (prompt index, check index)} of each exercise: its ``### Exercise`` prompt, and the
+    first cell after it that checks that id."""
+    import re
+    blocks = {}
+    for i, cell in enumerate(cells):
+        m = re.match(r"### Exercise (\d\d\.\d+) ", "".join(cell["source"]))
+        if cell["cell_type"] == "markdown" and m:
+            ex_id = m.group(1)
+            check = next(j for j in range(i + 1, len(cells))
+                         if f'exercises.check("{ex_id}"' in "".join(cells[j]["source"]))
+            blocks[ex_id] = (i, check)
+    return blocks
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
+def test_each_exercise_is_prompt_task_solution_check_in_order(path):
+    """CONVENTIONS rule 15: the prompt names the registered title and stars; the task cell
+    holds `# YOUR CODE HERE` and no tags; the `solution` cell follows it; the check cell comes
+    right after; ids count up in notebook order."""
+    cells = json.loads(path.read_text())["cells"]
+    blocks = _exercise_blocks(cells)
+    assert list(blocks) == sorted(blocks, key=lambda i: float(i.split(".", 1)[1])), f"{path.name}: order"
+    assert set(blocks) == set(_exercise_ids_in(path)), f"{path.name}: a prompt without a check, or the reverse"
+    for ex_id, (start, check) in blocks.items():
+        ex = exercises._lookup(ex_id)
+        src = ["".join(c["source"]) for c in cells]
+        assert src[start].splitlines()[0] == f"### Exercise {ex_id} {'★' * ex.stars} · {ex.title}", src[start][:80]
+        task, solution = cells[check - 2], cells[check - 1]
+        assert solution["metadata"].get("tags") == ["solution"], f"{ex_id}: the cell before the check"
+        assert "# YOUR CODE HERE" not in src[check - 1], f"{ex_id}: the solution still says YOUR CODE HERE"
+        assert "# YOUR CODE HERE" in src[check - 2] and not task["metadata"].get("tags"), f"{ex_id}: task cell"
+        assert cells[check]["cell_type"] == "code" and any(
+            line.startswith(f'exercises.check("{ex_id}"') for line in src[check].splitlines()), f"{ex_id}: check cell"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
+def test_no_lesson_cell_reads_what_a_solution_defines(path):
+    """The student edition has no solution cells: only an exercise's own cells may read the
+    names its solution defines, or the student edition would fail with a NameError."""
+    import ast
+    cells = json.loads(path.read_text())["cells"]
+    own = set()
+    for start, check in _exercise_blocks(cells).values():
+        own |= set(range(start, check + 1))
+    defined = set()
+    for c in cells:
+        if "solution" in c["metadata"].get("tags", []):
+            for stmt in ast.parse("".join(c["source"])).body:      # module-level names only
+                if isinstance(stmt, (ast.FunctionDef, ast.ClassDef)):
+                    defined.add(stmt.name)
+                elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+                    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                    defined |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    assert defined, f"{path.name}: its solutions define nothing"
+    for i, c in enumerate(cells):
+        if c["cell_type"] != "code" or i in own:
+            continue
+        src = "".join(c["source"])
+        used = {n.id for n in ast.walk(ast.parse(src)) if isinstance(n, ast.Name)}
+        assert not used & defined, f"{path.name} cell {i} uses {used & defined}: {src[:80]}"

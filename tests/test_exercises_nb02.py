@@ -2,7 +2,6 @@
 typical wrong answer gets its specific message, and an untouched task is "not attempted"."""
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
@@ -29,24 +28,7 @@ def notebook_namespace() -> dict:
     return {"np": np, "ops": ops}
 
 
-# --------------------------------------------------------------------------- structure
-@pytest.mark.parametrize("id", IDS)
-def test_exercise_cells_follow_the_convention(id):
-    prompt, task, sol, chk = exercise_cells(id)
-    ex = exercises._lookup(id)
-    assert source(prompt).splitlines()[0] == f"### Exercise {id} {'★' * ex.stars} · {ex.title}"
-    assert "# YOUR CODE HERE" in source(task) and not task["metadata"].get("tags")
-    assert sol["metadata"].get("tags") == ["solution"] and "# YOUR CODE HERE" not in source(sol)
-    assert source(chk) == f'exercises.check("{id}", {answer_name(id)})'
-
-
-def test_every_solution_cell_belongs_to_a_listed_exercise():
-    cs = cells()
-    checked = [re.match(r'exercises\.check\("([\d.]+)"', source(n)).group(1)
-               for c, n in zip(cs, cs[1:]) if "solution" in c["metadata"].get("tags", [])]
-    assert checked == IDS
-
-
+# --------------------------------------------------------------------------- the notebook's own cells (structure: tests/test_exercises.py)
 @pytest.mark.parametrize("id", IDS)
 def test_notebook_solution_is_correct(id):
     ns = notebook_namespace()
@@ -63,28 +45,6 @@ def test_untouched_task_is_not_attempted(id):
     out = outcome(id, ns[answer_name(id)])
     assert out.status == "not attempted"
     assert "not attempted yet" in out.message
-
-
-def test_no_other_cell_uses_what_the_solutions_define():
-    """The student edition has no solution cells, so only the exercise's own check may read
-    the names they define."""
-    import ast
-    cs = cells()
-    defined = set()
-    for c in cs:
-        if "solution" in c["metadata"].get("tags", []):
-            for stmt in ast.parse(source(c)).body:     # module-level names only
-                if isinstance(stmt, ast.FunctionDef):
-                    defined.add(stmt.name)
-                elif isinstance(stmt, ast.Assign):
-                    defined |= {n.id for t in stmt.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
-    assert defined >= {answer_name(id) for id in IDS}
-    exercise_sources = {source(c) for id in IDS for c in exercise_cells(id)}
-    for c in cs:
-        if c["cell_type"] != "code" or source(c) in exercise_sources:
-            continue
-        used = {n.id for n in ast.walk(ast.parse(source(c))) if isinstance(n, ast.Name)}
-        assert not used & defined, f"a lesson cell uses {used & defined}: {source(c)[:80]}"
 
 
 def test_strict_mode_raises_on_a_wrong_answer(monkeypatch):

@@ -67,19 +67,7 @@ RUN_FITS = [fit_result([0.979, 0.983, 0.978, 0.985, 0.986], 110.0),
 RUN_CONTEXT = {"03.3": {"history": RUN_HISTORY}, "03.5": {"fits": RUN_FITS}}
 
 
-# --------------------------------------------------------------------------- structure
-def test_each_exercise_has_prompt_task_solution_and_check():
-    for id in IDS:
-        nn, k = id.split(".")
-        prompt, task, solution, check = exercise_cells(id)
-        ex = exercises._lookup(id)
-        assert prompt.splitlines()[0] == f"### Exercise {id} {'★' * ex.stars} · {ex.title}"
-        assert "# YOUR CODE HERE" in task and f"answer_{nn}_{k}" in task
-        assert f"answer_{nn}_{k} =" in solution
-        extra = f", {CONTEXT[id]}=" if id in CONTEXT else ")"
-        assert check.startswith(f'exercises.check("{id}", answer_{nn}_{k}{extra}'), check
-
-
+# --------------------------------------------------------------------------- the notebook's own cells (structure: tests/test_exercises.py)
 @pytest.mark.parametrize("id", IDS)
 def test_notebook_solution_is_correct(id):
     nn, k = id.split(".")

@@ -3,8 +3,6 @@ through the notebook's own check cells), each typical wrong answer gets its spec
 and an untouched task is "not attempted"."""
 from __future__ import annotations
 
-import ast
-import re
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +11,7 @@ from sklearn import metrics
 
 from cnnlib import exercises
 from cnnlib.exercises import nb05
-from tests.exercise_harness import exercise_cells as harness_exercise_cells, answer_name, notebook_cells, outcome, source, wrong
+from tests.exercise_harness import exercise_cells as harness_exercise_cells, notebook_cells, outcome, source, wrong
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "05_cats_vs_dogs.ipynb"
 IDS = ["05.1", "05.2", "05.3", "05.4", "05.5"]
@@ -54,24 +52,7 @@ def context_namespace() -> dict:
             "TARGET_PRECISION": 0.9}
 
 
-# --------------------------------------------------------------------------- structure
-@pytest.mark.parametrize("id", IDS)
-def test_exercise_cells_follow_the_convention(id):
-    prompt, task, sol, chk = exercise_cells(id)
-    ex = exercises._lookup(id)
-    assert source(prompt).splitlines()[0] == f"### Exercise {id} {'★' * ex.stars} · {ex.title}"
-    assert "# YOUR CODE HERE" in source(task) and not task["metadata"].get("tags")
-    assert sol["metadata"].get("tags") == ["solution"] and "# YOUR CODE HERE" not in source(sol)
-    assert re.fullmatch(rf'exercises\.check\("{re.escape(id)}", {answer_name(id)}(, \w+=\w+)*\)', source(chk))
-
-
-def test_three_to_six_exercises_and_every_solution_is_listed():
-    cs = cells()
-    checked = [re.match(r'exercises\.check\("([\d.]+)"', source(n)).group(1)
-               for c, n in zip(cs, cs[1:]) if "solution" in c["metadata"].get("tags", [])]
-    assert checked == IDS and 3 <= len(IDS) <= 6
-
-
+# --------------------------------------------------------------------------- the notebook's own cells (structure: tests/test_exercises.py)
 @pytest.mark.parametrize("id", IDS)
 def test_notebook_solution_passes_the_notebook_check_cell(id):
     ns = context_namespace()
@@ -91,27 +72,6 @@ def test_untouched_task_is_not_attempted(id):
     exec(source(chk), ns)
     out = exercises.results[id]
     assert out.status == "not attempted" and "not attempted yet" in out.message
-
-
-def test_no_lesson_cell_uses_what_the_solutions_define():
-    """The student edition has no solution cells, so only the exercise's own cells may read
-    the names they define."""
-    cs = cells()
-    defined = set()
-    for c in cs:
-        if "solution" in c["metadata"].get("tags", []):
-            for stmt in ast.parse(source(c)).body:     # module-level names only
-                if isinstance(stmt, ast.FunctionDef):
-                    defined.add(stmt.name)
-                elif isinstance(stmt, ast.Assign):
-                    defined |= {n.id for t in stmt.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
-    assert defined >= {answer_name(id) for id in IDS}
-    exercise_sources = {source(c) for id in IDS for c in exercise_cells(id)}
-    for c in cs:
-        if c["cell_type"] != "code" or source(c) in exercise_sources:
-            continue
-        used = {n.id for n in ast.walk(ast.parse(source(c))) if isinstance(n, ast.Name)}
-        assert not used & defined, f"a lesson cell uses {used & defined}: {source(c)[:80]}"
 
 
 def test_strict_mode_raises_on_a_wrong_answer(monkeypatch):

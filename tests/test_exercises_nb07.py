@@ -2,7 +2,6 @@
 typical wrong answer gets its specific message, and an untouched task is "not attempted"."""
 from __future__ import annotations
 
-import ast
 import re
 from pathlib import Path
 
@@ -60,24 +59,7 @@ def run_cell(id, which) -> object:
     return ns[NAMES[id]]
 
 
-# --------------------------------------------------------------------------- structure
-@pytest.mark.parametrize("id", IDS)
-def test_exercise_cells_follow_the_convention(id):
-    prompt, task, sol, chk = exercise_cells(id)
-    ex = exercises._lookup(id)
-    heading = source(prompt).splitlines()[0]
-    assert heading == f"### Exercise {id} {'★' * ex.stars} · {ex.title}"
-    assert "# YOUR CODE HERE" in source(task) and not task["metadata"].get("tags")
-    assert sol["metadata"].get("tags") == ["solution"] and "# YOUR CODE HERE" not in source(sol)
-    assert re.fullmatch(rf'exercises\.check\("{re.escape(id)}", {NAMES[id]}(, \w+=\w+)*\)', source(chk))
-
-
-def test_exercises_are_numbered_in_notebook_order():
-    checked = [re.match(r'exercises\.check\("([\d.]+)"', source(n)).group(1)
-               for c, n in zip(cells(), cells()[1:]) if "solution" in c["metadata"].get("tags", [])]
-    assert checked == IDS
-
-
+# --------------------------------------------------------------------------- the notebook's own cells (structure: tests/test_exercises.py)
 @pytest.mark.parametrize("id", IDS)
 def test_notebook_solution_is_correct(id):
     out = outcome(id, run_cell(id, 2))
@@ -90,26 +72,6 @@ def test_untouched_task_is_not_attempted(id):
     out = outcome(id, run_cell(id, 1))
     assert out.status == "not attempted"
     assert "not attempted yet" in out.message
-
-
-def test_no_other_cell_uses_what_the_solutions_define():
-    """The student edition has no solution cells: only an exercise's own cells may read the
-    names its solution defines."""
-    cs = cells()
-    defined = set()
-    for c in cs:
-        if "solution" in c["metadata"].get("tags", []):
-            for node in ast.parse(source(c)).body:              # what the cell defines at top level
-                if isinstance(node, ast.FunctionDef):
-                    defined.add(node.name)
-                elif isinstance(node, ast.Assign):
-                    defined |= {t.id for t in node.targets if isinstance(t, ast.Name)}
-    own = {source(c) for id in IDS for c in exercise_cells(id)}
-    for c in cs:
-        if c["cell_type"] != "code" or source(c) in own:
-            continue
-        used = {n.id for n in ast.walk(ast.parse(source(c))) if isinstance(n, ast.Name)}
-        assert not used & defined, f"a lesson cell uses {used & defined}: {source(c)[:80]}"
 
 
 def test_the_exercise_groups_are_the_notebooks():
