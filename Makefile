@@ -5,6 +5,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PROFILE ?= full
+# pytest-xdist workers for `make test`; each notebook's cells stay in order on one worker (loadscope)
+TEST_WORKERS ?= 2
 
 .PHONY: report test lab doctor student clean-reports
 
@@ -18,7 +20,7 @@ report: $(STAMP)  ## execute every notebook into reports/ (PROFILE=full by defau
 	$(PY) -m cnnlib run --profile $(PROFILE) --out reports/
 
 test: $(STAMP)    ## unit tests, every notebook under papermill (smoke), nbval on committed outputs
-	CNNLIB_PROFILE=smoke CNNLIB_EXERCISES_STRICT=1 $(PY) -m pytest $(PYTEST_ARGS)
+	CNNLIB_PROFILE=smoke CNNLIB_EXERCISES_STRICT=1 $(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 lab: $(STAMP)     ## open the course in JupyterLab
 	MALLOC_ARENA_MAX=$${MALLOC_ARENA_MAX:-2} MALLOC_MMAP_THRESHOLD_=$${MALLOC_MMAP_THRESHOLD_:-1048576} TF_ENABLE_ONEDNN_OPTS=$${TF_ENABLE_ONEDNN_OPTS:-1} $(VENV)/bin/jupyter lab notebooks/

@@ -74,3 +74,16 @@ def test_page_model_cells_hold_only_definitions():
                 assert docstring or isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.Import,
                                                       ast.ImportFrom)), \
                     f"{path.name}: a page-model cell runs {type(node).__name__} code; keep it to definitions"
+
+
+def test_the_transfer_backbone_is_written_on_a_page(builders):
+    """cnnlib.transfer.cifar_backbone (which notebook 07 and transfer.pretrained_backbone use) is
+    notebook 06's page-model builder: same name, same defaults, the same layers.
+    tests/test_transfer_page.py also proves that the page's cache key is the library's."""
+    from cnnlib import transfer
+    page = next((b for (nb, name), b in builders.items() if name == "cifar_backbone"), None)
+    assert page is not None, "no notebook writes cifar_backbone on the page"
+    built, lib = page(), transfer.cifar_backbone()
+    assert [layer.name for layer in built.layers] == [layer.name for layer in lib.layers]
+    assert signature(built) == signature(lib)
+    assert transfer.architecture_digest(built) == transfer.architecture_digest(lib)
