@@ -89,6 +89,8 @@ def _images(rng, n, shape, scale):
     """``n`` float32 images ``shape`` in 0..1, or, for models taking 0..255 pixels, pale
     pink micrographs with one purple stained cell each at a random place (so StainCrop
     crops a different window of each)."""
+    if len(shape) != 3:                               # not images: e.g. precomputed features
+        return rng.normal(0, 1, (n, *shape)).astype("float32")
     h, w, c = shape
     if scale == 1:
         return rng.uniform(0, 1, (n, h, w, c)).astype("float32")
@@ -123,13 +125,25 @@ def _takes_0_255(model) -> bool:
     return False
 
 
+#: The height and width a model with an open input size (None) is tested at: CIFAR-10's.
+OPEN_SIZE = 32
+
+
+def _case_shape(model) -> tuple:
+    """The input shape a case runs at: the model's, with open image sides set to OPEN_SIZE."""
+    shape = tuple(model.input_shape[1:])
+    if len(shape) == 3 and shape[-1] is not None:
+        shape = tuple(OPEN_SIZE if d is None else d for d in shape[:2]) + shape[2:]
+    if None in shape:
+        raise ValueError(f"input shape {model.input_shape} is not fully defined")
+    return shape
+
+
 def _one_case(model, scale, batch, seed=0):
     """Arrays of one model: init weights, eager and compiled prediction, one SGD step."""
     import keras
     import tensorflow as tf
-    shape = tuple(model.input_shape[1:])
-    if None in shape:
-        raise ValueError(f"input shape {model.input_shape} is not fully defined")
+    shape = _case_shape(model)
     rng = np.random.default_rng(seed)
     x = tf.constant(_images(rng, batch, shape, scale))
     arrays = {"init": [np.array(v) for v in model.weights]}
@@ -167,6 +181,27 @@ def _one_case(model, scale, batch, seed=0):
     return arrays, names
 
 
+def _backbone_arguments(build) -> dict:
+    """Arguments for a page builder that wraps a backbone (notebooks 06 and 07): the course's
+    CIFAR backbone, and for a whole-image blood-cell model a StainCrop to 32x32 windows."""
+    import inspect
+    try:
+        params = inspect.signature(build).parameters
+    except (TypeError, ValueError):
+        return {}
+    kwargs = {}
+    if "backbone" in params and params["backbone"].default is inspect.Parameter.empty:
+        from cnnlib import transfer
+        kwargs["backbone"] = transfer.cifar_backbone()
+        if "crop" in params and params["crop"].default is None:
+            from cnnlib import models
+            kwargs["crop"] = models.StainCrop(box=128, size=32)
+        for key, value in (("units", 8), ("name", "head")):    # 06's with_head(backbone, units, name)
+            if key in params and params[key].default is inspect.Parameter.empty:
+                kwargs[key] = value
+    return kwargs
+
+
 def child(out_npz: str) -> None:
     """Run every case with this process's oneDNN setting; write ``out_npz`` and a .json."""
     import time
@@ -191,7 +226,7 @@ def child(out_npz: str) -> None:
         t0 = time.perf_counter()
         training.set_seed(0)
         try:
-            model = build()
+            model = build(**_backbone_arguments(build))
         except TypeError as exc:
             meta["cases"][name] = {"skipped": f"the builder needs arguments ({exc})"}
             continue
@@ -205,14 +240,14 @@ def child(out_npz: str) -> None:
         try:
             if scale is None:
                 scale = 255 if _takes_0_255(model) else 1
-                h, w = model.input_shape[1:3]
-                batch = 8 if (h or 0) * (w or 0) <= 64 * 64 else 2
+                shape = _case_shape(model)
+                batch = 8 if len(shape) != 3 or shape[0] * shape[1] <= 64 * 64 else 2
             arrays, names = _one_case(model, scale, batch)
         except Exception as exc:  # noqa: BLE001 - the test reports it
             meta["cases"][name] = {"error": f"{type(exc).__name__}: {exc}"}
             continue
         meta["cases"][name] = {"names": names, "batch": batch, "scale": scale,
-                               "input": list(model.input_shape[1:]),
+                               "input": list(_case_shape(model)),
                                "seconds": round(time.perf_counter() - t0, 2),
                                "counts": {kind: len(a) for kind, a in arrays.items()}}
         for kind, arrs in arrays.items():
