@@ -156,3 +156,52 @@ def setup(datasets=()) -> dict:
         ready[name] = found.root if isinstance(found, ds.BloodCellTree) else Path(found)
         print(f"{name}: ready in {ds.display_path(ready[name])}")
     return ready
+
+
+# --------------------------------------------------------------------------- the notebooks' cells
+SETUP_CELL_ID = "colab-setup"
+
+
+def _add_badge(title_cell: dict, name: str) -> None:
+    lines = "".join(title_cell["source"]).splitlines(keepends=True)
+    if not lines or not lines[0].startswith("# "):
+        raise ValueError(f"{name}: the first markdown cell must start with a '# ' title line")
+    rest = [ln for ln in lines[1:] if "colab.research.google.com/github/" not in ln]   # an older badge
+    while rest and not rest[0].strip():
+        rest = rest[1:]
+    title = lines[0] if lines[0].endswith("\n") else lines[0] + "\n"
+    title_cell["source"] = [title, "\n", badge(name) + ("\n" if rest else "")] + (["\n"] + rest if rest else [])
+
+
+def _add_setup_cell(nb: dict, name: str) -> None:
+    source = setup_cell(datasets_needed(nb)).splitlines(keepends=True)
+    for cell in nb["cells"]:
+        if cell.get("id") == SETUP_CELL_ID:
+            cell.update(source=source, outputs=[], execution_count=None)
+            return
+    at = next((i for i, c in enumerate(nb["cells"]) if "parameters" in c.get("metadata", {}).get("tags", [])), None)
+    if at is None:
+        raise ValueError(f"{name}: no cell is tagged 'parameters'")
+    nb["cells"].insert(at + 1, {"cell_type": "code", "execution_count": None, "id": SETUP_CELL_ID,
+                                "metadata": {}, "outputs": [], "source": source})
+
+
+def add_to_notebook(path) -> bool:
+    """Put (or refresh) the badge under the title of the notebook at ``path`` and its set-up
+    cell right after the ``parameters`` cell, with the datasets its code loads. Idempotent;
+    keeps the course's JSON layout. Returns True when the file changed. ``python -m cnnlib
+    guide`` runs it on every notebook, so after changing ``REPOSITORY`` or ``REF`` that one
+    command updates them all."""
+    path = Path(path)
+    before = path.read_text(encoding="utf-8")
+    nb = json.loads(before)
+    title = next((c for c in nb["cells"] if c["cell_type"] == "markdown"), None)
+    if title is None:
+        raise ValueError(f"{path.name}: no markdown title cell")
+    _add_badge(title, path.name)
+    _add_setup_cell(nb, path.name)
+    after = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+    if after != before:
+        path.write_text(after, encoding="utf-8")
+    return after != before
+

@@ -244,10 +244,12 @@ def render_readme(text: str) -> str:
 
 def write(path: str | os.PathLike = GUIDE_PATH) -> Path:
     """Write the instructor guide to ``path`` and, when it is the repository's own, rewrite the
-    README's generated blocks too."""
+    README's generated blocks and refresh every notebook's Colab badge and set-up cell too."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render(), encoding="utf-8")
     if path.resolve() == GUIDE_PATH.resolve():
         README_PATH.write_text(render_readme(README_PATH.read_text(encoding="utf-8")), encoding="utf-8")
+        for notebook in report.list_notebooks():      # the Colab badge and set-up cell of each
+            colab.add_to_notebook(notebook)
     return path

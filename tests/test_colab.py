@@ -190,3 +190,23 @@ def test_every_notebook_has_the_colab_setup_cell_after_its_parameters(path):
     assert "".join(setup["source"]).startswith(colab.PLUMBING)
     assert setup["outputs"] == [], f"{path.name}: off Colab the set-up cell prints nothing"
     assert colab.datasets_needed(nb), f"{path.name} loads no dataset?"
+
+
+def test_add_to_notebook_puts_badge_and_setup_cell_and_is_idempotent(tmp_path):
+    import nbformat
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# 42 · A lesson\n\nText."),
+                nbformat.v4.new_code_cell('PROFILE = "full"', metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("ds = datasets.load_mnist()")]
+    path = tmp_path / "42_lesson.ipynb"
+    nbformat.write(nb, str(path))
+    assert colab.add_to_notebook(path) is True
+    cells = json.loads(path.read_text())["cells"]
+    assert colab.badge("42_lesson.ipynb") in "".join(cells[0]["source"])
+    assert "".join(cells[0]["source"]).startswith("# 42 · A lesson\n\n[![Open In Colab]")
+    assert cells[2]["id"] == colab.SETUP_CELL_ID and "'mnist'" in "".join(cells[2]["source"]).replace('"', "'")
+    assert colab.add_to_notebook(path) is False                     # a second run changes nothing
+    with pytest.raises(ValueError, match="parameters"):
+        bare = tmp_path / "43_bare.ipynb"
+        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 43 · Bare")]), str(bare))
+        colab.add_to_notebook(bare)
