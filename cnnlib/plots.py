@@ -1,12 +1,14 @@
 """Small, labelled matplotlib figures for the course notebooks.
 
 Every function returns the ``matplotlib.figure.Figure`` it drew (the notebook shows it;
-tests check it), with titled, labelled axes and a small ``figsize``.
+tests check it), with titled, labelled axes and a small ``figsize``; ``overlay_heatmap``
+returns the ``Axes`` it drew on, so that several overlays can share one figure.
 
 - data: ``image_grid``, ``class_grid``, ``class_counts``
-- training: ``learning_curves``
+- training: ``learning_curves``, ``learning_curve_grid``
 - evaluation: ``confusion_matrix``, ``misclassified``, ``probability_bars``
-- inside the network: ``filters``, ``feature_maps``
+- inside the network: ``filters``, ``feature_maps``, ``overlay_heatmap`` (Grad-CAM, saliency,
+  occlusion maps over their image)
 """
 from __future__ import annotations
 
