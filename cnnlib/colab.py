@@ -177,7 +177,8 @@ def _add_setup_cell(nb: dict, name: str) -> None:
     source = setup_cell(datasets_needed(nb)).splitlines(keepends=True)
     for cell in nb["cells"]:
         if cell.get("id") == SETUP_CELL_ID:
-            cell.update(source=source, outputs=[], execution_count=None)
+            if "".join(cell["source"]) != "".join(source):       # a run's execution count stays
+                cell.update(source=source, outputs=[], execution_count=None)
             return
     at = next((i for i, c in enumerate(nb["cells"]) if "parameters" in c.get("metadata", {}).get("tags", [])), None)
     if at is None:
