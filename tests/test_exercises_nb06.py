@@ -56,24 +56,26 @@ def namespace():
 
 
 # --------------------------------------------------------------------------- the notebook's cells
+def run_exercise(id, cell, namespace):
+    """Run exercise id's task (cell=1) or solution (cell=2) cell, then its check cell, in a
+    copy of the namespace; the check's outcome."""
+    ns = dict(namespace)
+    cells = exercise_cells(id)
+    exec(source(cells[cell]), ns)
+    exec(source(cells[3]), ns)
+    return exercises.results[id]
+
+
 @pytest.mark.parametrize("id", IDS)
 def test_notebook_solution_passes_the_notebook_check_cell(id, namespace):
-    ns = dict(namespace)
-    _, _, sol, chk = exercise_cells(id)
-    exec(source(sol), ns)
-    exec(source(chk), ns)
-    out = exercises.results[id]
+    out = run_exercise(id, 2, namespace)
     assert out.status == "correct", out.message
     assert "correct." in out.message and len(out.message) > 60
 
 
 @pytest.mark.parametrize("id", IDS)
 def test_untouched_task_is_not_attempted(id, namespace):
-    ns = dict(namespace)
-    _, task, _, chk = exercise_cells(id)
-    exec(source(task), ns)
-    exec(source(chk), ns)
-    out = exercises.results[id]
+    out = run_exercise(id, 1, namespace)
     assert out.status == "not attempted" and "not attempted yet" in out.message
 
 

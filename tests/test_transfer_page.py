@@ -5,21 +5,18 @@ library settings, and the page's cache key is the one the library computes, so a
 cached by either path is found by the other."""
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from cnnlib import profiles, transfer
+from tests.exercise_harness import notebook_cells, source
 from tests.page_models import page_builders, signature
-
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "06_transfer_learning.ipynb"
 
 
 def cells():
-    return ["".join(c["source"]) for c in json.loads(NOTEBOOK.read_text())["cells"]]
+    return [source(c) for c in notebook_cells("06_transfer_learning")]
 
 
 def one_cell(pattern: str) -> str:

@@ -167,16 +167,13 @@ def check_06_2(answer, model=None) -> str:
 
 
 # --------------------------------------------------------------------------- 06.3
-def transfer_stops_paying(accuracy, margin: float):
+TRANSFER = ("feature extraction", "fine-tuning")
+
+
+def transfer_stops_paying(accuracy, margin: float, transfer_columns=TRANSFER):
     """The smallest training-set size (``accuracy``'s index) at which "from scratch" is
-    within ``margin`` of the better of "feature extraction" and "fine-tuning"; None when
-    transfer wins by more than ``margin`` at every size."""
-    best = accuracy[["feature extraction", "fine-tuning"]].max(axis=1)
-    close = [int(n) for n in accuracy.index if best[n] - accuracy.loc[n, "from scratch"] <= margin]
-    return min(close) if close else None
-
-
-def _rule(accuracy, margin, transfer_columns):
+    within ``margin`` of the better of ``transfer_columns`` (by default feature extraction
+    and fine-tuning); None when transfer wins by more than ``margin`` at every size."""
     best = accuracy[list(transfer_columns)].max(axis=1)
     close = [int(n) for n in accuracy.index if best[n] - accuracy.loc[n, "from scratch"] <= margin]
     return min(close) if close else None
@@ -191,7 +188,7 @@ def check_06_3(answer, accuracy=None, margin=None) -> str:
                     "accuracy=accuracy, margin=MARGIN).")
     sizes = [int(n) for n in accuracy.index]
     want = transfer_stops_paying(accuracy, margin)
-    best = accuracy[["feature extraction", "fine-tuning"]].max(axis=1)
+    best = accuracy[list(TRANSFER)].max(axis=1)
     gains = ", ".join(f"{n:,}: {(best[n] - accuracy.loc[n, 'from scratch']) * 100:+.1f}" for n in sizes)
     if isinstance(answer, (np.integer, float)) and float(answer).is_integer():
         answer = int(answer)
@@ -209,11 +206,11 @@ def check_06_3(answer, accuracy=None, margin=None) -> str:
     if answer is not None and answer not in sizes:
         raise Wrong(f"{answer} is not one of the measured sizes {sizes}: answer one of them, or None.")
     hint = f" (the better transfer method's lead over from scratch, in points: {gains})"
-    for column in ("feature extraction", "fine-tuning"):
-        if answer == _rule(accuracy, margin, (column,)) and answer != want:
+    for column in TRANSFER:
+        if answer == transfer_stops_paying(accuracy, margin, (column,)) and answer != want:
             raise Wrong(f"that compares from scratch with {column} only; compare with the better of "
                         f"feature extraction and fine-tuning at each size{hint}.")
-    if answer == _rule(accuracy, margin * 100, ("feature extraction", "fine-tuning")):
+    if answer == transfer_stops_paying(accuracy, margin * 100):
         raise Wrong(f"MARGIN is a fraction of the test set: 0.01 is one percentage point, like the "
                     f"accuracies in the table (0.812 = 81.2%). A margin of 1 would accept any gap{hint}.")
     if want is None:
