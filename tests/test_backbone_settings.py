@@ -42,26 +42,3 @@ def test_notebook_07_asks_for_notebook_06s_backbone(profile, monkeypatch):
     settings07 = _assignment("07_blood_cells", "BACKBONE_SETTINGS", ns07)
     assert settings07 == settings06, f"{profile}: 07 asks for {settings07}, 06 caches {settings06}"
 
-
-def test_the_pages_pretraining_augmentation_is_the_librarys():
-    """The cache key covers the settings, not the code of the recipe: the page's augmentation
-    (notebook 06) and transfer.pretrain's must cut the same crops and make the same flips."""
-    import numpy as np
-    import tensorflow as tf
-
-    from cnnlib import transfer
-    ns = {"tf": tf}
-    for src in _code("06_transfer_learning"):
-        for node in ast.parse(src).body:
-            if isinstance(node, ast.FunctionDef) and node.name == "augment_batch":
-                exec(compile(ast.Module([node], []), "06", "exec"), ns)
-    assert "augment_batch" in ns, "notebook 06 defines no augment_batch"
-    x = np.random.default_rng(0).integers(0, 256, (16, 32, 32, 3), dtype=np.uint8)
-    y = np.arange(16)
-    outs = []
-    for augment in (ns["augment_batch"](7), transfer._augment(7)):
-        tf.random.set_seed(0)
-        outs.append([np.asarray(augment(tf.constant(x), tf.constant(y))[0]) for _ in range(3)])
-    for page, lib in zip(*outs):
-        np.testing.assert_array_equal(page, lib)
-    assert not np.array_equal(outs[0][0], outs[0][1])          # each call draws new flips and shifts
