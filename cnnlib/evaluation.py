@@ -115,6 +115,25 @@ def predict_proba(model, x, batch_size: int = 256) -> np.ndarray:
     return _as_proba(out)
 
 
+def flip_shift_probabilities(model, x, batch_size: int = 1000) -> dict:
+    """Test-time augmentation: class probabilities of images ``x`` ``(n, H, W, C)`` from one
+    view (``"plain"``), averaged with the mirror image (``"flip"``, 2 views), and with both
+    of those shifted by one pixel up-left and down-right (``"tta6"``, 6 views: the unshifted
+    pair weighted 1/2, each shifted pair 1/4, reflect-padded, as airbench does). Each value
+    is ``(n, k)``. Notebook 04 writes the same on the page."""
+    x = np.asarray(x)
+
+    def both(v):
+        return (predict_proba(model, v, batch_size) + predict_proba(model, np.ascontiguousarray(v[:, :, ::-1]), batch_size)) / 2
+
+    plain = predict_proba(model, x, batch_size)
+    flip = (plain + predict_proba(model, np.ascontiguousarray(x[:, :, ::-1]), batch_size)) / 2
+    padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
+    tta6 = (flip / 2 + both(np.ascontiguousarray(padded[:, :-2, :-2])) / 4
+            + both(np.ascontiguousarray(padded[:, 2:, 2:])) / 4)
+    return {"plain": plain, "flip": flip, "tta6": tta6}
+
+
 def _as_proba(out) -> np.ndarray:
     out = np.asarray(out)
     if out.ndim == 2 and out.shape[1] == 1:

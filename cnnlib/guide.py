@@ -132,7 +132,8 @@ TEACHES = {
     "03": "the whole pipeline: load, look, preprocess, build, train, evaluate, save, predict from a PNG; "
           "the classic recipe R0 as published, fixed, against an improved model",
     "04": "one-hot vs sparse labels, validation split, the classic recipes R2 and R3, then a modern "
-          "recipe trained for a time budget (BN, augmentation, schedule, label smoothing)",
+          "recipe trained for a time budget (a whitening first layer written in NumPy, BN, crops and "
+          "flips in tf.data, schedule, label smoothing, test-time augmentation)",
     "05": "R1's cats vs dogs done right: sigmoid vs softmax, the decision threshold, precision, "
           "recall, ROC and AUC, a PNG predicted with a stated threshold",
     "06": "transfer learning offline: a backbone pretrained on eight CIFAR-10 classes, then feature "

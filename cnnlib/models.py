@@ -32,7 +32,7 @@ import keras
 from keras import layers
 
 __all__ = ["classic_mnist", "classic_cifar10", "classic_cifar10_r2", "improved_mnist",
-           "fast_cifar10", "augmentation", "folder_classifier",
+           "fast_cifar10", "patch_whitening", "augmentation", "folder_classifier",
            "PerImageStandardization", "StainCrop"]
 
 
@@ -218,16 +218,49 @@ def improved_mnist(input_shape=(28, 28, 1), num_classes: int = 10, widths=(32, 6
     return keras.Model(inputs, outputs, name="improved_mnist")
 
 
+def patch_whitening(x, patch: int = 2, eps: float = 5e-4, max_images: int = 10_000):
+    """Weights of a frozen first convolution that PCA-whitens ``patch`` x ``patch`` patches.
+
+    ``x``: training images ``(n, H, W, C)``, floats (the first ``max_images`` are used).
+    Returns ``(kernel, bias)``: kernel ``(patch, patch, C, 2 * d)`` and bias ``(2 * d,)`` with
+    ``d = patch * patch * C``. Each of the ``d`` principal directions of the mean-centred
+    patches (largest first) becomes a filter scaled by ``1 / sqrt(eigenvalue + eps * mean
+    eigenvalue)``, so that its output has about unit variance; the filters come in pairs
+    ``(f, -f)`` so that a ReLU after them keeps both signs. The bias subtracts the mean patch.
+    As in airbench (Keller Jordan), which freezes this layer.
+    """
+    import numpy as np
+    x = np.asarray(x)
+    if x.ndim != 4 or x.shape[0] < 1:
+        raise ValueError(f"patch_whitening: x must be images (n, H, W, C), got shape {x.shape}.")
+    if not (isinstance(patch, int) and 1 <= patch <= min(x.shape[1:3])):
+        raise ValueError(f"patch_whitening: patch must be an integer from 1 to the image size, got {patch!r}.")
+    x = x[:max_images].astype("float64")
+    c = x.shape[-1]
+    windows = np.lib.stride_tricks.sliding_window_view(x, (patch, patch), axis=(1, 2))  # (n, h', w', C, p, p)
+    patches = windows.transpose(0, 1, 2, 4, 5, 3).reshape(-1, patch * patch * c)         # rows (kh, kw, C)
+    mean = patches.mean(axis=0)
+    eigenvalues, eigenvectors = np.linalg.eigh(np.cov(patches, rowvar=False))
+    eigenvalues, eigenvectors = eigenvalues[::-1], eigenvectors[:, ::-1]                 # largest first
+    filters = eigenvectors / np.sqrt(eigenvalues + eps * eigenvalues.mean())            # (d, d): a filter per column
+    filters = np.concatenate([filters, -filters], axis=1)
+    kernel = filters.reshape(patch, patch, c, -1).astype("float32")
+    bias = (-mean @ filters).astype("float32")
+    return kernel, bias
+
+
 def fast_cifar10(input_shape=(32, 32, 3), num_classes: int = 10, widths=(32, 96, 192),
                  stem: int = 24, augment: bool = True, translate: float = 2 / 32,
                  activation: str = "relu", head_scale: float = 1 / 8,
-                 bn_momentum: float = 0.9) -> keras.Model:
+                 bn_momentum: float = 0.9, whitening=None) -> keras.Model:
     """An airbench-style fast CIFAR-10 network. Uncompiled.
 
     Layout: [augmentation] -> stem conv-BN-act (``stem`` filters) -> for each width: a
     group ``conv -> max-pool -> BN -> act -> conv -> BN -> act`` (pooling before the BN
     halves its cost) -> global max-pool -> Dense (no bias) scaled by ``head_scale`` ->
     softmax. Input ``(n, 32, 32, 3)`` in [0, 1]; output ``(n, num_classes)`` probabilities.
+    ``whitening``: ``(kernel, bias)`` from ``patch_whitening``; the stem is then that frozen
+    patch-whitening convolution ('valid' padding) and an activation, with no batch norm.
 
     Narrow at full resolution and wide at low resolution, where convolutions are cheap: the
     compute per image stays small for a CPU. ``bn_momentum`` 0.9 lets the batch-norm
@@ -241,7 +274,14 @@ def fast_cifar10(input_shape=(32, 32, 3), num_classes: int = 10, widths=(32, 96,
     x = inputs
     if augment:
         x = augmentation(flip=True, translate=translate)(x)
-    x = _conv_bn_act(x, stem, "stem", activation, momentum=bn_momentum)
+    if whitening is None:
+        x = _conv_bn_act(x, stem, "stem", activation, momentum=bn_momentum)
+    else:
+        kernel, bias = whitening
+        whiten = layers.Conv2D(kernel.shape[-1], kernel.shape[0], padding="valid", trainable=False,
+                               name="whiten")
+        x = layers.Activation(activation, name="whiten_act")(whiten(x))
+        whiten.set_weights([kernel, bias])
     for g, w in enumerate(widths, 1):
         x = layers.Conv2D(w, 3, padding="same", use_bias=False, name=f"group{g}_conv1")(x)
         x = layers.MaxPooling2D(2, name=f"group{g}_pool")(x)

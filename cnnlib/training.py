@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["set_seed", "EpochLogger", "FitResult", "fit", "one_cycle_schedule", "count_params",
-           "one_cycle_at", "TimeBudget", "images_per_second"]
+           "one_cycle_at", "TimeBudget", "images_per_second", "crop_flip_batches"]
 
 
 def set_seed(seed: int = 0, *, deterministic: bool = False) -> None:
@@ -117,6 +117,14 @@ class FitResult:
         if key not in self.history:
             raise KeyError(f"{key!r} is not in the history; it has {list(self.history.columns)}.")
         return float(self.history[key].iloc[-1])
+
+
+def _static_batch_size(x) -> int | None:
+    """The batch size of a tf.data.Dataset whose batches all have the same, known size."""
+    spec = getattr(x, "element_spec", None)
+    spec = spec[0] if isinstance(spec, (tuple, list)) else spec
+    dim = getattr(spec, "shape", [None])[0] if spec is not None and len(getattr(spec, "shape", [])) else None
+    return int(dim) if dim is not None else None
 
 
 def _n_train_images(x, validation_split: float, steps_per_epoch) -> int | None:
@@ -282,6 +290,49 @@ def images_per_second(build, x, y, *, batch_size: int, steps: int = 20, warmup: 
     return steps * batch_size / (ends[-1] - ends[warmup - 1])
 
 
+def crop_flip_batches(x, y, *, batch_size: int, pad: int = 2, seed: int = 0):
+    """An endless ``tf.data.Dataset`` of augmented training batches: shuffled, then each image
+    flipped left-right with probability 1/2 and cropped back to its size at a random offset
+    from a copy reflect-padded by ``pad`` pixels (a translation of up to ``pad`` pixels).
+
+    ``x``: images ``(n, H, W, C)``; ``y``: labels ``(n,)`` or ``(n, k)``. Yields
+    ``(images (batch_size, H, W, C), labels)``, every batch full (the stream runs on across
+    epochs: pass ``model.fit`` ``steps_per_epoch``). Pixel values are only moved, never mixed.
+    The same ``seed`` gives the same batches: the shuffle is seeded and each batch's flips
+    and offsets come from stateless random ops keyed by ``(seed, batch number)``.
+    """
+    import tensorflow as tf
+    x, y = np.asarray(x), np.asarray(y)
+    if x.ndim != 4:
+        raise ValueError(f"crop_flip_batches: x must be images (n, H, W, C), got shape {x.shape}.")
+    if len(y) != len(x):
+        raise ValueError(f"crop_flip_batches: x has {len(x)} images but y has {len(y)} labels.")
+    if not (isinstance(batch_size, int) and 1 <= batch_size <= len(x)):
+        raise ValueError(f"crop_flip_batches: batch_size must be an integer from 1 to {len(x)}, got {batch_size!r}.")
+    if not (isinstance(pad, int) and 0 <= pad < min(x.shape[1:3])):
+        raise ValueError(f"crop_flip_batches: pad must be an integer from 0 to {min(x.shape[1:3]) - 1}, got {pad!r}.")
+    h, w = x.shape[1:3]
+
+    def augment(i, batch):
+        images, labels = batch
+        key = tf.stack([tf.constant(seed, tf.int64), i])
+        flip_key, crop_key = tf.unstack(tf.random.experimental.stateless_split(key, 2))
+        flip = tf.random.stateless_uniform([batch_size], flip_key) < 0.5
+        images = tf.where(flip[:, None, None, None], tf.reverse(images, axis=[2]), images)
+        padded = tf.pad(images, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="REFLECT")
+        offsets = tf.random.stateless_uniform([batch_size, 2], crop_key, minval=0, maxval=2 * pad + 1,
+                                              dtype=tf.int32)
+        rows = offsets[:, :1] + tf.range(h)[None]                     # (batch, H): rows to keep
+        cols = offsets[:, 1:] + tf.range(w)[None]                     # (batch, W): columns to keep
+        images = tf.gather(padded, rows, axis=1, batch_dims=1)
+        return tf.gather(images, cols, axis=2, batch_dims=1), labels
+
+    data = tf.data.Dataset.from_tensor_slices((x, y))
+    data = data.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).repeat()
+    data = data.batch(batch_size, drop_remainder=True).enumerate()
+    return data.map(augment, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
 def count_params(model: keras.Model) -> int:
     """Total parameters of a built model (trainable and not)."""
     return int(model.count_params())
@@ -329,8 +380,9 @@ def fit(model: keras.Model, x, y=None, *, epochs: int, batch_size: int | None = 
     frame = pd.DataFrame({k: [float(v) for v in vals] for k, vals in hist.history.items()})
     ran = len(frame)
     frame.insert(0, "epoch", np.arange(1, ran + 1))
-    if budget is not None and batch_size:        # the last epoch may have stopped part-way
-        ips = budget.steps * int(batch_size) / seconds if seconds > 0 else float("nan")
+    batch = batch_size or _static_batch_size(x)
+    if budget is not None and batch:             # the last epoch may have stopped part-way
+        ips = budget.steps * int(batch) / seconds if seconds > 0 else float("nan")
     else:
         ips = (n_images * ran / seconds) if (n_images and seconds > 0) else float("nan")
     return FitResult(history=frame, seconds=float(seconds), epochs=ran, images_per_second=float(ips))

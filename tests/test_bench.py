@@ -23,18 +23,30 @@ def test_profile_step_ablation_builder_defaults_to_the_course_model():
     no_bn = profile.build(bn=None)
     assert not any("BatchNorm" in type(l).__name__ for l in no_bn.layers)
     assert no_bn.count_params() < profile.build().count_params()
+    import numpy as np
+    x = np.random.default_rng(0).random((20, 32, 32, 3), dtype=np.float32)
+    whitened = profile.build(augment=False, whiten=x)
+    assert signature(whitened) == signature(models.fast_cifar10(augment=False, whitening=models.patch_whitening(x)))
+    assert profile.forward_flops(whitened) < profile.forward_flops(profile.build())
 
 
-def test_onednn_bench_sets_the_variable_per_fresh_process():
-    bench = _load("onednn")
-    assert bench.matmul_gflops(n=64, repeats=2) > 0
-    for on in (False, True):        # the child checks that TensorFlow took the setting
-        rec = bench.measure("classic_mnist", on, steps=1, warmup=1)
-        assert rec["onednn"] is on and rec["images_per_second"] > 0 and rec["cpu_ms_per_image"] > 0
+def test_cifar_trials_table():
+    trials = _load("cifar_trials")
+    row = {"trial": "whiten", "train_images": 40000, "minutes": 4.0, "seed": 0, "epochs_seen": 3.2,
+           "images_per_second": 612.3, "fit_seconds": 241.0, "test_accuracy": 0.81, "test_accuracy_flip": 0.82,
+           "test_accuracy_tta6": 0.83, "machine": "Linux x86_64, 2 CPUs (AMD EPYC, AVX-512), AVX-512"}
+    line = trials.table([row]).splitlines()[-1]
+    assert "| whiten | 40,000 | 4 min | 0 | 3.2 | 612 | 241 | 81.00% | 82.00% | 83.00% |" in line
 
 
-def test_input_pipeline_bench_measures_through_cnnlib_memory():
-    """The bench and notebook 07 share one implementation of the measurements."""
-    from cnnlib import memory
-    bench = _load("input_pipeline")
-    assert bench.measure is memory.measure and bench.MODES == memory.MODES
+
+def test_profile_step_table_reports_medians_and_the_fastest_round():
+    profile = _load("profile_step")
+    results = {("full", "0"): [2.0, 2.0, 1.3], ("full", "1"): [0.62, 1.03, 0.63],
+               ("custom loop", "0"): [1.4, 1.3, 1.4], ("custom loop", "1"): [0.60, 0.61, 0.60]}
+    text = profile.table(results, {"full": 76.8e6, "custom loop": 76.8e6}, peak=190.0)
+    full = next(l for l in text.splitlines() if l.startswith("| full |"))
+    loop = next(l for l in text.splitlines() if l.startswith("| custom loop |"))
+    assert "| 2000 | 630 | 3.17x |" in full and full.rstrip().endswith("| 620 |  |")
+    assert "| 1400 | 600 | 2.33x | +30 ms |" in loop and loop.rstrip().endswith("| 600 | +20 ms |")
+    assert "of it" in text

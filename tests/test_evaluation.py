@@ -97,3 +97,17 @@ def test_evaluate_dataset_of_batches():
 def test_evaluate_class_name_count_must_match():
     with pytest.raises(ValueError, match="class names"):
         evaluation.evaluate(_Fixed([[0.5, 0.5]]), np.zeros((1, 2, 2, 1)), [0], class_names=["a", "b", "c"])
+
+
+def test_flip_shift_probabilities_averages_the_six_views():
+    class TopLeft:    # a "model" whose class-0 probability is the top-left pixel: shows which views it saw
+        def predict(self, v, batch_size=None, verbose=0):
+            return np.stack([v[:, 0, 0, 0], 1 - v[:, 0, 0, 0]], axis=1)
+    x = np.zeros((1, 4, 4, 1), np.float32)
+    x[0, 0, 0, 0], x[0, 0, 3, 0], x[0, 1, 1, 0], x[0, 1, 2, 0] = 1.0, 0.5, 0.25, 0.125
+    p = evaluation.flip_shift_probabilities(TopLeft(), x)
+    assert p["plain"][0, 0] == 1.0
+    assert p["flip"][0, 0] == (1.0 + 0.5) / 2                  # the mirror's top-left is pixel (0, 3)
+    # reflect-padded by 1: both shifted views start at pixel (1, 1), their mirrors at pixel (1, 2)
+    assert p["tta6"][0, 0] == pytest.approx(0.75 / 2 + 2 * ((0.25 + 0.125) / 2) / 4)
+    assert np.allclose(p["tta6"].sum(axis=1), 1)

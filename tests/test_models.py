@@ -199,3 +199,45 @@ def test_crop_too_small_and_wrong_crop_type_are_explained():
         models.folder_classifier((64, 64), 3, widths=(8, 16, 32), crop=models.StainCrop(box=32, size=4))
     with pytest.raises(ValueError, match="crop must be a StainCrop layer"):
         models.folder_classifier((64, 64), 3, widths=(8,), crop=160)
+
+
+# ----------------------------------------------------------------- patch whitening (airbench's first layer)
+def test_patch_whitening_whitens_the_training_patches():
+    rng = np.random.default_rng(0)
+    base = rng.random((200, 10, 10, 1), dtype=np.float32)
+    x = np.concatenate([base, 0.5 * base + 0.1 * rng.random((200, 10, 10, 1), dtype=np.float32),
+                        rng.random((200, 10, 10, 1), dtype=np.float32)], axis=-1)   # correlated channels
+    kernel, bias = models.patch_whitening(x, patch=2, eps=0.0)
+    assert kernel.shape == (2, 2, 3, 24) and bias.shape == (24,)
+    np.testing.assert_allclose(kernel[..., 12:], -kernel[..., :12])               # (f, -f) pairs
+    conv = keras.layers.Conv2D(24, 2, padding="valid")
+    out = conv(x)
+    conv.set_weights([kernel, bias])
+    out = np.asarray(conv(x)).reshape(-1, 24)[:, :12].astype("float64")
+    np.testing.assert_allclose(out.mean(axis=0), 0, atol=1e-4)                     # the bias centres
+    np.testing.assert_allclose(np.cov(out, rowvar=False), np.eye(12), atol=2e-3)   # unit, uncorrelated
+    variances = np.var(np.asarray(x[:, :2, :2]).reshape(len(x), -1) @ kernel.reshape(12, 24)[:, :12], axis=0)
+    assert variances[0] > 0  # computed on raw patches, the filters are ordered largest first:
+    raw = [np.var(x[:, :2, :2].reshape(len(x), -1) @ kernel.reshape(12, 24)[:, i] * 1.0) for i in range(12)]
+    assert raw[0] > 0.5 and raw[-1] > 0.5   # every direction scaled to about unit variance
+
+
+def test_fast_cifar10_with_whitening_starts_with_the_frozen_layer():
+    x = np.random.default_rng(1).random((50, 32, 32, 3), dtype=np.float32)
+    kernel, bias = models.patch_whitening(x)
+    m = models.fast_cifar10(widths=(8, 8, 8), augment=False, whitening=(kernel, bias))
+    whiten = m.get_layer("whiten")
+    assert not whiten.trainable and whiten.output.shape[1:] == (31, 31, 24)
+    np.testing.assert_array_equal(whiten.get_weights()[0], kernel)
+    np.testing.assert_array_equal(whiten.get_weights()[1], bias)
+    assert "stem_conv" not in [layer.name for layer in m.layers]
+    assert m.predict(x[:4], verbose=0).shape == (4, 10)
+
+
+@pytest.mark.parametrize("x, kwargs, match", [
+    (np.zeros((4, 8, 8)), {}, r"\(n, H, W, C\)"),
+    (np.zeros((4, 8, 8, 3)), dict(patch=9), "patch"),
+    (np.zeros((4, 8, 8, 3)), dict(patch=0), "patch")])
+def test_patch_whitening_bad_input_is_explained(x, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        models.patch_whitening(x, **kwargs)

@@ -59,6 +59,7 @@ LIBRARY = {
     "classic_cifar10": ("classic_cifar10", {}, 1, 8),
     "classic_cifar10_r2": ("classic_cifar10_r2", {}, 1, 8),
     "fast_cifar10": ("fast_cifar10", {}, 1, 8),
+    "fast_cifar10 (notebook 04: whitened stem, augmentation in tf.data)": ("fast_cifar10_whitened", {}, 1, 8),
     "folder_classifier (CLI, 120x160, 2 classes)": ("folder_classifier",
                                                     {"image_size": (120, 160), "num_classes": 2}, 255, 4),
     "folder_classifier (notebook 07, StainCrop)": ("notebook07", {"crop": True}, 255, 2),
@@ -111,6 +112,9 @@ def _library_model(kind, kwargs):
         crop = (models.StainCrop(box=round(pipeline.NOTEBOOK_CROP["box_fraction"] * size[1]),
                                  size=pipeline.NOTEBOOK_CROP["size"]) if kwargs["crop"] else None)
         return models.folder_classifier(size, 4, crop=crop, **pipeline.NOTEBOOK_MODEL)
+    if kind == "fast_cifar10_whitened":     # the whitening computed from CIFAR-sized random images
+        x = np.random.default_rng(1).uniform(0, 1, (64, 32, 32, 3)).astype("float32")
+        return models.fast_cifar10(augment=False, whitening=models.patch_whitening(x))
     return getattr(models, kind)(**kwargs)
 
 

@@ -22,8 +22,12 @@ def builders():
     return page_builders()
 
 
+# page functions that are not model builders; each has its own page-against-library test below
+NOT_MODELS = ("patch_whitening", "crop_flip_batches", "augmentation")
+
+
 def _twins(builders):
-    return [(nb, name) for (nb, name) in builders if name in models.__all__]
+    return [(nb, name) for (nb, name) in builders if name in models.__all__ and name not in NOT_MODELS]
 
 
 def test_every_library_model_used_by_bench_or_cli_is_written_on_a_page(builders):
@@ -87,3 +91,23 @@ def test_the_transfer_backbone_is_written_on_a_page(builders):
     assert [layer.name for layer in built.layers] == [layer.name for layer in lib.layers]
     assert signature(built) == signature(lib)
     assert transfer.architecture_digest(built) == transfer.architecture_digest(lib)
+
+
+def test_the_cifar_page_whitening_and_pipeline_match_the_library(builders):
+    """bench/cifar_trials.py and bench/time_to_accuracy.py use cnnlib's patch_whitening and
+    training.crop_flip_batches; notebook 04 writes both on the page. Same inputs, same outputs."""
+    import numpy as np
+
+    from cnnlib import training
+    page_whiten = builders.get(("04_cifar10", "patch_whitening"))
+    page_batches = builders.get(("04_cifar10", "crop_flip_batches"))
+    assert page_whiten and page_batches, "notebook 04 must write patch_whitening and crop_flip_batches on the page"
+    x = np.random.default_rng(0).random((40, 12, 12, 3), dtype=np.float32)
+    for got, want in zip(page_whiten(x), models.patch_whitening(x)):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    y = np.arange(40)
+    page = [(a.numpy(), b.numpy()) for a, b in page_batches(x, y, batch_size=16, seed=3).take(4)]
+    lib = [(a.numpy(), b.numpy()) for a, b in training.crop_flip_batches(x, y, batch_size=16, seed=3).take(4)]
+    for (pa, pb), (la, lb) in zip(page, lib):
+        np.testing.assert_array_equal(pa, la)
+        np.testing.assert_array_equal(pb, lb)

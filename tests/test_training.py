@@ -210,3 +210,98 @@ def test_time_budget_ends_the_fit_when_less_is_left_than_one_validation_pass():
     result = training.fit(model, x, y, epochs=5, batch_size=16, callbacks=[budget],
                           validation_data=(x, y), log_every=0)
     assert result.epochs == 1 and budget.steps == 2 and budget.used == pytest.approx(0.8)
+
+
+# ----------------------------------------------------------------- crop_flip_batches (tf.data augmentation)
+def _crop_flip_data(n=24, size=8):
+    rng = np.random.default_rng(3)
+    return rng.random((n, size, size, 3), dtype=np.float32), np.arange(n)
+
+
+def _first_batches(x, y, k, **kw):
+    data = training.crop_flip_batches(x, y, **kw)
+    return [(a.numpy(), b.numpy()) for a, b in data.take(k)]
+
+
+def test_crop_flip_batches_shapes_and_endless_full_batches():
+    x, y = _crop_flip_data()
+    batches = _first_batches(x, y, 7, batch_size=5, pad=2, seed=0)   # 35 > 24 images: runs on past an epoch
+    assert len(batches) == 7
+    for images, labels in batches:
+        assert images.shape == (5, 8, 8, 3) and images.dtype == np.float32
+        assert labels.shape == (5,)
+
+
+def test_crop_flip_batches_only_move_pixels_by_at_most_pad():
+    x, y = _crop_flip_data()
+    pad = 2
+    seen_shifts, seen_flips = set(), set()
+    for images, labels in _first_batches(x, y, 10, batch_size=6, pad=pad, seed=1):
+        assert images.min() >= x.min() and images.max() <= x.max()     # ranges: values moved, never mixed
+        for img, label in zip(images, labels):
+            src = x[label]
+            matches = []
+            for flip in (False, True):
+                padded = np.pad(src[:, ::-1] if flip else src, ((pad, pad), (pad, pad), (0, 0)), mode="reflect")
+                for dy in range(2 * pad + 1):
+                    for dx in range(2 * pad + 1):
+                        if np.array_equal(padded[dy:dy + 8, dx:dx + 8], img):
+                            matches.append((flip, dy - pad, dx - pad))
+            assert matches, f"image of label {label} is not a flipped/shifted crop of its source"
+            seen_flips.add(matches[0][0])
+            seen_shifts.add(matches[0][1:])
+    assert seen_flips == {False, True}
+    assert len(seen_shifts) > 5            # many of the 25 offsets occur
+
+
+def test_crop_flip_batches_are_deterministic_with_a_seed():
+    x, y = _crop_flip_data()
+    a = _first_batches(x, y, 6, batch_size=8, seed=7)
+    b = _first_batches(x, y, 6, batch_size=8, seed=7)
+    c = _first_batches(x, y, 6, batch_size=8, seed=8)
+    for (ia, la), (ib, lb) in zip(a, b):
+        np.testing.assert_array_equal(ia, ib)
+        np.testing.assert_array_equal(la, lb)
+    assert any(not np.array_equal(ia, ic) for (ia, _), (ic, _) in zip(a, c))
+    # the second pass over the data is shuffled and augmented afresh
+    first_epoch = np.concatenate([lab for _, lab in a[:3]])
+    second_epoch = np.concatenate([lab for _, lab in a[3:6]])
+    assert sorted(first_epoch) == list(range(24)) == sorted(second_epoch)
+    assert not np.array_equal(first_epoch, second_epoch)
+
+
+def test_crop_flip_batches_pad_zero_is_only_flips():
+    x, y = _crop_flip_data()
+    for images, labels in _first_batches(x, y, 3, batch_size=8, pad=0, seed=0):
+        for img, label in zip(images, labels):
+            assert np.array_equal(img, x[label]) or np.array_equal(img, x[label][:, ::-1])
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(batch_size=0), "batch_size"), (dict(batch_size=100), "batch_size"),
+    (dict(batch_size=4, pad=-1), "pad"), (dict(batch_size=4, pad=8), "pad")])
+def test_crop_flip_batches_bad_parameters_are_explained(kwargs, match):
+    x, y = _crop_flip_data()
+    with pytest.raises(ValueError, match=match):
+        training.crop_flip_batches(x, y, **kwargs)
+
+
+def test_crop_flip_batches_bad_arrays_are_explained():
+    x, y = _crop_flip_data()
+    with pytest.raises(ValueError, match="labels"):
+        training.crop_flip_batches(x, y[:5], batch_size=4)
+    with pytest.raises(ValueError, match=r"\(n, H, W, C\)"):
+        training.crop_flip_batches(x[..., 0], y, batch_size=4)
+
+
+def test_fit_on_an_endless_dataset_with_a_budget_counts_the_images_trained():
+    x, y = _data(64)
+    training.set_seed(0)
+    model = models.improved_mnist(num_classes=2, widths=(4, 4, 4))
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    ticks = iter(range(0, 10_000))
+    budget = training.TimeBudget(7, peak_lr=0.1, clock=lambda: float(next(ticks)))   # 1 "second" per reading
+    data = training.crop_flip_batches(x, y, batch_size=16, seed=0)
+    result = training.fit(model, data, epochs=50, steps_per_epoch=4, callbacks=[budget], log_every=0)
+    assert budget.steps < 50 * 4                                # the budget ended it
+    assert result.images_per_second == pytest.approx(budget.steps * 16 / result.seconds)
