@@ -123,8 +123,9 @@ def _static_batch_size(x) -> int | None:
     """The batch size of a tf.data.Dataset whose batches all have the same, known size."""
     spec = getattr(x, "element_spec", None)
     spec = spec[0] if isinstance(spec, (tuple, list)) else spec
-    dim = getattr(spec, "shape", [None])[0] if spec is not None and len(getattr(spec, "shape", [])) else None
-    return int(dim) if dim is not None else None
+    shape = getattr(spec, "shape", None)
+    dim = shape[0] if shape is not None and shape.rank else None
+    return None if dim is None else int(dim)
 
 
 def _n_train_images(x, validation_split: float, steps_per_epoch) -> int | None:
@@ -134,9 +135,11 @@ def _n_train_images(x, validation_split: float, steps_per_epoch) -> int | None:
         steps = steps_per_epoch or int(tf.data.experimental.cardinality(x))
         if steps < 0:
             return None  # infinite or unknown length: pass train_images= to fit
-        first = next(iter(x.take(1)))
-        first = first[0] if isinstance(first, (tuple, list)) else first
-        return int(steps * int(first.shape[0]))  # the last batch may be smaller: an upper bound
+        batch = _static_batch_size(x)
+        if batch is None:                          # batches of unknown size: look at the first
+            first = next(iter(x.take(1)))
+            batch = int((first[0] if isinstance(first, (tuple, list)) else first).shape[0])
+        return int(steps * batch)  # the last batch may be smaller: an upper bound
     if isinstance(x, (list, tuple)) and x and hasattr(x[0], "shape"):
         x = x[0]
     if hasattr(x, "shape"):
