@@ -48,21 +48,23 @@ BATCH_SIZE = 32
 PEAK_LR = 2e-3
 
 
-def flip_tta_accuracy(model, ds) -> float:
-    """Accuracy of the mean prediction over four views of each whole image (as is, flipped left-right,
-    upside down, and both = turned 180 degrees), the notebook's test-time augmentation; the
-    StainCrop inside the model finds the cell in each view."""
+def tta_accuracies(model, ds) -> dict:
+    """Accuracy with one view, with the notebook's four whole-image flips ("flip4") and with the
+    8 turns and mirrors of the stain window ("dihedral8"): ``evaluation.window_tta_probabilities``,
+    the library twin of notebook 07's page code."""
     import numpy as np
-    right = total = 0
+
+    from cnnlib import evaluation
+    right, total = {}, 0
     for images, labels in ds:
-        views = [images, images[:, :, ::-1], images[:, ::-1], images[:, ::-1, ::-1]]
-        probs = np.mean([np.asarray(model(v, training=False)) for v in views], axis=0)
-        right += int((probs.argmax(axis=1) == np.asarray(labels).ravel()).sum())
-        total += len(probs)
-    return right / total
+        labels = np.asarray(labels).ravel()
+        for view, probs in evaluation.window_tta_probabilities(model, images).items():
+            right[view] = right.get(view, 0) + int((probs.argmax(axis=1) == labels).sum())
+        total += len(labels)
+    return {view: n / total for view, n in right.items()}
 
 
-def run_seed(seed: int, epochs: int) -> dict:
+def run_seed(seed: int, epochs: int, keep_models=None) -> dict:
     """Train and evaluate the recipe once with ``seed`` in this process; return the record."""
     import keras
 
@@ -90,8 +92,12 @@ def run_seed(seed: int, epochs: int) -> dict:
         out = {"seed": seed, "fit_seconds": fit.seconds, "train_accuracy": fit.final("accuracy")}
         for key, ds in (("test_accuracy", test_ds), ("test_simple_accuracy", simple_ds), ("val_accuracy", val_ds)):
             out[key] = float(evaluation.evaluate(model, ds, class_names=names).accuracy)
-        out["test_accuracy_tta"] = flip_tta_accuracy(model, test_ds)
-        out["test_simple_accuracy_tta"] = flip_tta_accuracy(model, simple_ds)
+        for key, ds in (("test_accuracy", test_ds), ("test_simple_accuracy", simple_ds)):
+            tta = tta_accuracies(model, ds)
+            out[f"{key}_tta"], out[f"{key}_tta8"] = tta["flip4"], tta["dihedral8"]
+        if keep_models:
+            Path(keep_models).mkdir(parents=True, exist_ok=True)
+            model.save(Path(keep_models) / f"blood_seed{seed}.keras")
     return out
 
 
@@ -99,7 +105,7 @@ def summary(runs: list) -> dict:
     """Median, minimum, maximum and spread (max - min) of each accuracy over the runs."""
     out = {}
     for key in ("test_accuracy", "test_simple_accuracy", "val_accuracy", "test_accuracy_tta",
-                "test_simple_accuracy_tta"):
+                "test_simple_accuracy_tta", "test_accuracy_tta8", "test_simple_accuracy_tta8"):
         values = [r[key] for r in runs if key in r]
         if not values:
             continue
@@ -115,18 +121,22 @@ def markdown(study: dict) -> str:
              f"{study['epochs']} epochs at {study['image_size'][0]}x{study['image_size'][1]}, TRAIN "
              f"{study['train_per_class']} per class (80% trained, a random 20% held out), on {study['cpu']}; "
              f"TensorFlow {study['tensorflow']}, Keras {study['keras']}; {study['date']}.", "",
-             "| seed | TEST | TEST, flip TTA | TEST_SIMPLE | TEST_SIMPLE, flip TTA | random 20% of TRAIN | fit (s) |",
-             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| seed | TEST | TEST, flip TTA | TEST, 8-view TTA | TEST_SIMPLE | TEST_SIMPLE, flip TTA | "
+             "TEST_SIMPLE, 8-view TTA | random 20% of TRAIN | fit (s) |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
 
     def pct(r, key):
         return f"{r[key]:.1%}" if key in r else "-"
     for r in runs:
         lines.append(f"| {r['seed']} | {pct(r, 'test_accuracy')} | {pct(r, 'test_accuracy_tta')} | "
-                     f"{pct(r, 'test_simple_accuracy')} | {pct(r, 'test_simple_accuracy_tta')} | "
+                     f"{pct(r, 'test_accuracy_tta8')} | {pct(r, 'test_simple_accuracy')} | "
+                     f"{pct(r, 'test_simple_accuracy_tta')} | {pct(r, 'test_simple_accuracy_tta8')} | "
                      f"{pct(r, 'val_accuracy')} | {r['fit_seconds']:.0f} |")
     lines.append("")
     for key, label in (("test_accuracy", "TEST"), ("test_accuracy_tta", "TEST, flip TTA"),
-                       ("test_simple_accuracy", "TEST_SIMPLE"), ("test_simple_accuracy_tta", "TEST_SIMPLE, flip TTA"),
+                       ("test_accuracy_tta8", "TEST, 8-view TTA"), ("test_simple_accuracy", "TEST_SIMPLE"),
+                       ("test_simple_accuracy_tta", "TEST_SIMPLE, flip TTA"),
+                       ("test_simple_accuracy_tta8", "TEST_SIMPLE, 8-view TTA"),
                        ("val_accuracy", "random 20% of TRAIN")):
         if key not in study["summary"]:
             continue
@@ -136,8 +146,8 @@ def markdown(study: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _child(seed: int, epochs: int) -> None:
-    print(json.dumps(run_seed(seed, epochs)))
+def _child(seed: int, epochs: int, keep_models=None) -> None:
+    print(json.dumps(run_seed(seed, epochs, keep_models)))
 
 
 def main(argv=None) -> int:
@@ -149,11 +159,13 @@ def main(argv=None) -> int:
     parser.add_argument("--resume", action="store_true",
                         help="keep the seeds already in --out's blood_seeds.json (same epochs and TRAIN) and run "
                              "only the missing ones")
+    parser.add_argument("--keep-models", type=Path, default=None,
+                        help="also save each seed's trained model there (blood_seed<N>.keras), to study later")
     parser.add_argument("--child-seed", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     sys.path.insert(0, str(REPO))
     if args.child_seed is not None:
-        _child(args.child_seed, args.epochs)
+        _child(args.child_seed, args.epochs, args.keep_models)
         return 0
     if args.seeds < 1 or args.epochs < 1:
         parser.error("--seeds and --epochs must be at least 1")
@@ -184,7 +196,8 @@ def main(argv=None) -> int:
             continue
         t0 = time.perf_counter()
         res = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child-seed", str(seed),
-                              "--epochs", str(args.epochs)], capture_output=True, text=True, env=env, cwd=REPO)
+                              "--epochs", str(args.epochs)]
+                             + (["--keep-models", str(args.keep_models.resolve())] if args.keep_models else []), capture_output=True, text=True, env=env, cwd=REPO)
         if res.returncode != 0:
             print(f"seed {seed} failed:\n{res.stderr[-3000:]}", file=sys.stderr)
             return 1

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-__all__ = ["Evaluation", "to_class_indices", "classification_summary", "predict_proba", "evaluate"]
+__all__ = ["Evaluation", "to_class_indices", "classification_summary", "predict_proba", "evaluate",
+           "flip_shift_probabilities", "window_tta_probabilities"]
 
 
 @dataclass
@@ -132,6 +133,38 @@ def flip_shift_probabilities(model, x, batch_size: int = 1000) -> dict:
     tta6 = (flip / 2 + both(np.ascontiguousarray(padded[:, :-2, :-2])) / 4
             + both(np.ascontiguousarray(padded[:, 2:, 2:])) / 4)
     return {"plain": plain, "flip": flip, "tta6": tta6}
+
+
+def window_tta_probabilities(model, images) -> dict:
+    """Test-time augmentation for a model that starts with a ``models.StainCrop`` (notebook 07
+    writes the same on the page). ``images``: whole images ``(n, H, W, 3)``, 0..255.
+
+    Returns ``(n, k)`` class probabilities: ``"plain"``, one view; ``"flip4"``, the mean over
+    the whole image as is, flipped left-right, upside down and both (the crop finds the cell
+    again in each); ``"dihedral8"``, the mean over the 8 symmetries of the square window the
+    crop cuts out: turned by 0, 90, 180 and 270 degrees, each also mirrored. Turns by 90
+    degrees need the window, which is square: the whole image is not."""
+    import keras
+    import tensorflow as tf
+
+    from .models import StainCrop
+    crop = next((layer for layer in model.layers if isinstance(layer, StainCrop)), None)
+    if crop is None:
+        raise ValueError("window_tta_probabilities needs a model whose first layer is a models.StainCrop; "
+                         f"{model.name!r} has none. Use flip_shift_probabilities for whole images.")
+    if crop.size[0] != crop.size[1]:
+        raise ValueError(f"the StainCrop window is {crop.size[0]}x{crop.size[1]}: turns by 90 degrees need "
+                         "a square window (size=s).")
+    head = keras.Model(crop.output, model.output)          # everything after the crop
+    images = tf.convert_to_tensor(np.asarray(images), tf.float32)
+
+    def proba(fn, views):
+        return np.mean([_as_proba(fn(v, training=False)) for v in views], axis=0)
+
+    flips = [images, images[:, :, ::-1], images[:, ::-1], images[:, ::-1, ::-1]]
+    windows = crop(images)
+    turns = [tf.image.rot90(w, k) for w in (windows, windows[:, :, ::-1]) for k in range(4)]
+    return {"plain": proba(model, flips[:1]), "flip4": proba(model, flips), "dihedral8": proba(head, turns)}
 
 
 def _as_proba(out) -> np.ndarray:

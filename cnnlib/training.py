@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["set_seed", "EpochLogger", "FitResult", "fit", "one_cycle_schedule", "count_params",
-           "one_cycle_at", "TimeBudget", "images_per_second", "crop_flip_batches"]
+           "one_cycle_at", "TimeBudget", "images_per_second", "crop_flip_batches", "array_batches",
+           "no_autotune"]
 
 
 def set_seed(seed: int = 0, *, deterministic: bool = False) -> None:
@@ -288,8 +289,8 @@ def images_per_second(build, x, y, *, batch_size: int, steps: int = 20, warmup: 
         def on_train_batch_end(self, batch, logs=None):
             ends.append(time.perf_counter())
 
-    model.fit(x[idx], y[idx], batch_size=batch_size, epochs=1, verbose=0, shuffle=False,
-              callbacks=[_Clock()])
+    model.fit(array_batches(x[idx], y[idx], batch_size=batch_size, shuffle=False), epochs=1, verbose=0,
+              shuffle=False, callbacks=[_Clock()])                  # fed as training.fit feeds (autotune off)
     return steps * batch_size / (ends[-1] - ends[warmup - 1])
 
 
@@ -336,6 +337,77 @@ def crop_flip_batches(x, y, *, batch_size: int, pad: int = 2, seed: int = 0):
     return data.map(augment, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
+def no_autotune(dataset):
+    """``dataset`` with tf.data's autotuner switched off (``Options().autotune.enabled = False``).
+
+    On 2-core CPUs the autotuner's background work competes with TensorFlow's compute
+    threads: measured in ``bench/results/fit_speeds.md``, about half of all ``fit`` calls
+    ran 1.6x slower with it on, none with it off. Element order and values are unchanged."""
+    import tensorflow as tf
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.with_options(options)
+
+
+def array_batches(x, y, *, batch_size: int, shuffle: bool = True, seed: int | None = None):
+    """A ``tf.data.Dataset`` of ``(x, y)`` batches from in-memory arrays, as ``model.fit``
+    makes from arrays, but with tf.data's autotuner off (``no_autotune``).
+
+    ``x``: ``(n, ...)``; ``y``: ``(n,)`` or ``(n, k)``. Yields ``ceil(n / batch_size)``
+    batches per pass, the last one possibly smaller; ``shuffle``: a new order of the ``n``
+    samples on every pass (every epoch of ``fit``), fixed by ``seed`` (None: drawn from
+    NumPy's global generator, so ``set_seed`` makes it reproducible). The arrays are not
+    copied per batch: each batch gathers its rows by index.
+    """
+    import tensorflow as tf
+    x, y = np.asarray(x), np.asarray(y)
+    if len(x) != len(y):
+        raise ValueError(f"array_batches: x has {len(x)} samples but y has {len(y)}.")
+    if not (isinstance(batch_size, (int, np.integer)) and batch_size >= 1):
+        raise ValueError(f"array_batches: batch_size must be a positive int, got {batch_size!r}.")
+    n = len(x)
+    if seed is None:
+        seed = int(np.random.randint(0, 2**31 - 1))
+    indices = tf.data.Dataset.range(n)
+    if shuffle:
+        indices = indices.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    indices = indices.batch(int(batch_size))
+    arrays = tf.data.Dataset.from_tensors((x, y)).repeat()          # one copy, shared by all batches
+    data = tf.data.Dataset.zip((indices, arrays)).map(
+        lambda i, xy: (tf.gather(xy[0], i), tf.gather(xy[1], i)), num_parallel_calls=2)
+    return no_autotune(data.prefetch(2))
+
+
+def _as_batches(x, y, batch_size, fit_kwargs):
+    """fit's arrays as ``array_batches`` datasets (training and validation), with Keras's own
+    semantics: ``validation_split`` holds out the last fraction, before any shuffling;
+    ``shuffle`` defaults to True. Returns ``(x, y, fit_kwargs)``, unchanged where the
+    arrays cannot be converted (sample weights, steps_per_epoch, a dict or list of inputs)."""
+    if (y is None or not hasattr(x, "shape") or not hasattr(y, "shape") or len(x) != len(y)
+            or fit_kwargs.get("sample_weight") is not None or fit_kwargs.get("steps_per_epoch")):
+        return x, y, fit_kwargs
+    kwargs = dict(fit_kwargs)
+    batch_size = int(batch_size or 32)                       # Keras's default
+    split = kwargs.pop("validation_split", 0.0) or 0.0
+    if split:
+        if kwargs.get("validation_data") is not None:
+            return x, y, fit_kwargs                          # Keras ignores the split then: let it
+        at = int(math.floor(len(x) * (1.0 - split)))
+        if at in (0, len(x)):
+            raise ValueError(f"validation_split={split} leaves no training or no validation samples of {len(x)}.")
+        kwargs["validation_data"] = (x[at:], y[at:])
+        x, y = x[:at], y[:at]
+    shuffle = kwargs.pop("shuffle", True)
+    val = kwargs.get("validation_data")
+    if isinstance(val, (tuple, list)) and len(val) == 2 and all(hasattr(a, "shape") for a in val):
+        kwargs["validation_data"] = array_batches(*val, batch_size=kwargs.pop("validation_batch_size", None)
+                                                  or batch_size, shuffle=False)
+    elif hasattr(val, "element_spec"):
+        kwargs["validation_data"] = no_autotune(val)
+    kwargs["shuffle"] = False                                # the dataset shuffles itself
+    return array_batches(x, y, batch_size=batch_size, shuffle=bool(shuffle)), None, kwargs
+
+
 def count_params(model: keras.Model) -> int:
     """Total parameters of a built model (trainable and not)."""
     return int(model.count_params())
@@ -375,6 +447,19 @@ def fit(model: keras.Model, x, y=None, *, epochs: int, batch_size: int | None = 
         cbs.append(EpochLogger(every=log_every))
     n_images = train_images or _n_train_images(x, fit_kwargs.get("validation_split", 0.0),
                                                fit_kwargs.get("steps_per_epoch"))
+    batch = batch_size or _static_batch_size(x)
+    # Feed fit through tf.data with the autotuner off (see no_autotune): same data, same
+    # epochs, but never the slow speed that the autotuner brings on 2-core machines.
+    if hasattr(x, "element_spec"):
+        x = no_autotune(x)
+        if hasattr(validation_data, "element_spec"):
+            validation_data = no_autotune(validation_data)
+    else:
+        fit_kwargs["validation_data"] = validation_data
+        x, y, fit_kwargs = _as_batches(x, y, batch_size, fit_kwargs)
+        validation_data = fit_kwargs.pop("validation_data", None)
+        if hasattr(x, "element_spec"):
+            batch_size = None                    # x is now batched
     t0 = time.perf_counter()
     hist = model.fit(x, y, epochs=int(epochs), batch_size=batch_size,
                      validation_data=validation_data, callbacks=cbs, verbose=0, **fit_kwargs)
@@ -383,7 +468,6 @@ def fit(model: keras.Model, x, y=None, *, epochs: int, batch_size: int | None = 
     frame = pd.DataFrame({k: [float(v) for v in vals] for k, vals in hist.history.items()})
     ran = len(frame)
     frame.insert(0, "epoch", np.arange(1, ran + 1))
-    batch = batch_size or _static_batch_size(x)
     if budget is not None and batch:             # the last epoch may have stopped part-way
         ips = budget.steps * int(batch) / seconds if seconds > 0 else float("nan")
     else:

@@ -390,6 +390,8 @@ def _pretrain(settings: dict, x: np.ndarray, y: np.ndarray, key: str, verbose: b
                   metrics=["accuracy"])
     ds = (tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed)
           .batch(batch).map(_augment(seed)).prefetch(2))
+    from .training import no_autotune
+    ds = no_autotune(ds)                     # as training.fit feeds: never tf.data's slow speed
     callbacks = []
     if verbose:
         from .training import EpochLogger

@@ -111,3 +111,64 @@ def test_flip_shift_probabilities_averages_the_six_views():
     # reflect-padded by 1: both shifted views start at pixel (1, 1), their mirrors at pixel (1, 2)
     assert p["tta6"][0, 0] == pytest.approx(0.75 / 2 + 2 * ((0.25 + 0.125) / 2) / 4)
     assert np.allclose(p["tta6"].sum(axis=1), 1)
+
+
+def _window_model(head):
+    import keras
+    from cnnlib import models
+    inputs = keras.Input((40, 50, 3))
+    x = models.StainCrop(box=20, size=16)(inputs)
+    return keras.Model(inputs, head(x))
+
+
+def _stained_images(n=3, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0, 60, (n, 40, 50, 3)).astype("float32")
+    for i in range(n):                                   # a purple blob somewhere off-centre
+        r, c = rng.integers(8, 30), rng.integers(8, 40)
+        x[i, r - 4:r + 4, c - 5:c + 5] = (120, 20, 200)
+        x[i, r - 4:r, c - 5:c] += 30                     # not symmetric: turns and mirrors differ
+    return x
+
+
+def test_window_tta_averages_the_eight_turns_and_mirrors_of_the_window():
+    import keras
+    import tensorflow as tf
+    keras.utils.set_random_seed(0)
+    model = _window_model(lambda x: keras.layers.Dense(3, activation="softmax")(keras.layers.Flatten()(x)))
+    x = _stained_images()
+    p = evaluation.window_tta_probabilities(model, x)
+    np.testing.assert_allclose(p["plain"], model.predict(x, verbose=0), atol=1e-6)
+    flips = [x, x[:, :, ::-1], x[:, ::-1], x[:, ::-1, ::-1]]
+    np.testing.assert_allclose(p["flip4"], np.mean([model.predict(np.ascontiguousarray(v), verbose=0)
+                                                    for v in flips], axis=0), atol=1e-6)
+    crop = model.layers[1]
+    head = keras.Model(crop.output, model.output)
+    w = np.asarray(crop(tf.constant(x)))
+    views = [np.rot90(v, k, axes=(1, 2)) for v in (w, w[:, :, ::-1]) for k in range(4)]
+    want = np.mean([head.predict(np.ascontiguousarray(v), verbose=0) for v in views], axis=0)
+    np.testing.assert_allclose(p["dihedral8"], want, atol=1e-6)
+    assert np.abs(p["dihedral8"] - p["plain"]).max() > 1e-3             # the views really differ
+    np.testing.assert_allclose(p["dihedral8"].sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_window_tta_changes_nothing_for_a_turn_invariant_model():
+    import keras
+    keras.utils.set_random_seed(0)
+    model = _window_model(lambda x: keras.layers.Dense(3, activation="softmax")(keras.layers.GlobalAveragePooling2D()(x)))
+    p = evaluation.window_tta_probabilities(model, _stained_images())
+    np.testing.assert_allclose(p["dihedral8"], p["plain"], atol=1e-5)
+    np.testing.assert_allclose(p["flip4"], p["plain"], atol=1e-5)
+
+
+def test_window_tta_needs_a_square_stain_crop():
+    import keras
+    from cnnlib import models
+    plain = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(), keras.layers.Dense(2, activation="softmax")])
+    with pytest.raises(ValueError, match="needs a model whose first layer is a models.StainCrop"):
+        evaluation.window_tta_probabilities(plain, np.zeros((1, 8, 8, 3)))
+    inputs = keras.Input((40, 50, 3))
+    x = models.StainCrop(box=(20, 30), size=(16, 24))(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(x)))
+    with pytest.raises(ValueError, match="need a square window"):
+        evaluation.window_tta_probabilities(model, np.zeros((1, 40, 50, 3)))

@@ -195,6 +195,21 @@ def test_06_3_typical_wrong_answers():
     assert "needs the table and the margin" in wrong("06.3", 5000)
 
 
+def test_06_3_takes_every_transfer_method_in_the_table():
+    """The notebook's table has two fine-tuning columns: the best of all three transfer methods counts."""
+    table = pd.DataFrame({"from scratch": [0.60, 0.73, 0.80], "feature extraction": [0.66, 0.67, 0.67],
+                          "top-block fine-tuning": [0.66, 0.72, 0.77], "full fine-tuning": [0.68, 0.76, 0.805]},
+                         index=[250, 1000, 5000])
+    assert nb06.transfer_columns(table) == ["feature extraction", "top-block fine-tuning", "full fine-tuning"]
+    assert nb06.transfer_stops_paying(table, 0.01) == 5000           # full fine-tuning: +3 points at 1,000
+    assert nb06.transfer_stops_paying(table, 0.01, ("top-block fine-tuning",)) == 1000
+    message = wrong("06.3", 1000, accuracy=table, margin=0.01)
+    assert "compares from scratch with feature extraction only" in message   # the first one that gives 1,000
+    assert "full fine-tuning" in message
+    assert outcome("06.3", 5000, accuracy=table, margin=0.01).status == "correct"
+    assert "at least one transfer method" in wrong("06.3", 5000, accuracy=table[["from scratch"]], margin=0.01)
+
+
 # --------------------------------------------------------------------------- 06.4
 def test_06_4_the_small_model_has_position_dependent_gradients():
     A, g = nb06.small_model_maps(0)

@@ -305,3 +305,44 @@ def test_fit_on_an_endless_dataset_with_a_budget_counts_the_images_trained():
     result = training.fit(model, data, epochs=50, steps_per_epoch=4, callbacks=[budget], log_every=0)
     assert budget.steps < 50 * 4                                # the budget ended it
     assert result.images_per_second == pytest.approx(budget.steps * 16 / result.seconds)
+
+
+# --------------------------------------------------------------------------- feeding fit
+def test_array_batches_cover_every_sample_once_per_pass_in_a_new_order():
+    x = np.arange(10, dtype="float32")[:, None] * 10
+    y = np.arange(10)
+    ds = training.array_batches(x, y, batch_size=4, seed=3)
+    assert ds.options().autotune.enabled is False
+    passes = []
+    for _ in range(3):
+        batches = [(bx.numpy(), by.numpy()) for bx, by in ds]
+        assert [len(by) for _, by in batches] == [4, 4, 2]              # the last batch smaller
+        labels = np.concatenate([by for _, by in batches])
+        assert sorted(labels.tolist()) == list(range(10))                 # every sample, once
+        np.testing.assert_array_equal(np.concatenate([bx for bx, _ in batches])[:, 0], labels * 10)  # x with its y
+        passes.append(labels.tolist())
+    assert passes[0] != passes[1] or passes[1] != passes[2]               # reshuffled each pass
+    again = [by.numpy().tolist() for _, by in training.array_batches(x, y, batch_size=4, seed=3)]
+    assert sum(again, []) == passes[0]                                    # the seed fixes the orders
+    in_order = training.array_batches(x, y, batch_size=4, shuffle=False)
+    assert np.concatenate([by.numpy() for _, by in in_order]).tolist() == list(range(10))
+
+
+def test_array_batches_rejects_bad_input():
+    with pytest.raises(ValueError, match="x has 3 samples but y has 2"):
+        training.array_batches(np.zeros((3, 1)), np.zeros(2), batch_size=2)
+    with pytest.raises(ValueError, match="batch_size must be a positive int"):
+        training.array_batches(np.zeros((3, 1)), np.zeros(3), batch_size=0)
+
+
+def test_fit_holds_out_the_same_tail_as_keras_validation_split():
+    """training.fit feeds arrays through array_batches; validation_split must still hold out
+    the last 25%, as Keras does: a model that predicts the mean of y shows which y it saw."""
+    x = np.zeros((8, 1), "float32")
+    y = np.array([0, 0, 0, 0, 0, 0, 10, 10], "float32")
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, kernel_initializer="zeros")])
+    model.compile(optimizer=keras.optimizers.SGD(0.0), loss="mse")      # lr 0: the loss of predicting 0
+    res = training.fit(model, x, y, epochs=1, batch_size=4, validation_split=0.25, log_every=0)
+    assert res.final("loss") == pytest.approx(0.0)                        # trained on the six zeros
+    assert res.final("val_loss") == pytest.approx(100.0)                  # validated on the two tens
+    assert res.images_per_second == pytest.approx(6 / res.seconds)

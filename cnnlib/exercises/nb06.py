@@ -167,20 +167,22 @@ def check_06_2(answer, model=None) -> str:
 
 
 # --------------------------------------------------------------------------- 06.3
-TRANSFER = ("feature extraction", "fine-tuning")
+def transfer_columns(accuracy) -> list:
+    """The transfer methods of an accuracy table: every column except "from scratch"."""
+    return [c for c in accuracy.columns if c != "from scratch"]
 
 
-def transfer_stops_paying(accuracy, margin: float, transfer_columns=TRANSFER):
+def transfer_stops_paying(accuracy, margin: float, columns=None):
     """The smallest training-set size (``accuracy``'s index) at which "from scratch" is
-    within ``margin`` of the better of ``transfer_columns`` (by default feature extraction
-    and fine-tuning); None when transfer wins by more than ``margin`` at every size."""
-    best = accuracy[list(transfer_columns)].max(axis=1)
+    within ``margin`` of the best of ``columns`` (by default every transfer method in the
+    table); None when transfer wins by more than ``margin`` at every size."""
+    best = accuracy[list(columns or transfer_columns(accuracy))].max(axis=1)
     close = [int(n) for n in accuracy.index if best[n] - accuracy.loc[n, "from scratch"] <= margin]
     return min(close) if close else None
 
 
 @exercise("06.3", "When does transfer stop paying?", stars=2,
-          mistake="comparing with one transfer method instead of the better of the two, or "
+          mistake="comparing with one transfer method instead of the best of them, or "
                   "reading the margin as points (1) instead of a fraction (0.01)")
 def check_06_3(answer, accuracy=None, margin=None) -> str:
     if accuracy is None or margin is None:
@@ -188,7 +190,11 @@ def check_06_3(answer, accuracy=None, margin=None) -> str:
                     "accuracy=accuracy, margin=MARGIN).")
     sizes = [int(n) for n in accuracy.index]
     want = transfer_stops_paying(accuracy, margin)
-    best = accuracy[list(TRANSFER)].max(axis=1)
+    methods = transfer_columns(accuracy)
+    if "from scratch" not in accuracy.columns or not methods:
+        raise Wrong("accuracy must have a \"from scratch\" column and at least one transfer method: pass the "
+                    "table of section 5.")
+    best = accuracy[methods].max(axis=1)
     gains = ", ".join(f"{n:,}: {(best[n] - accuracy.loc[n, 'from scratch']) * 100:+.1f}" for n in sizes)
     if isinstance(answer, (np.integer, float)) and float(answer).is_integer():
         answer = int(answer)
@@ -197,27 +203,27 @@ def check_06_3(answer, accuracy=None, margin=None) -> str:
                     f"got {type(answer).__name__}.")
     if answer == want:
         if want is None:
-            return (f"None: the better transfer method wins by more than {margin * 100:g} point at every "
+            return (f"None: the best transfer method wins by more than {margin * 100:g} point at every "
                     f"size measured (points ahead of from scratch: {gains}). Where it would stop paying "
                     "lies beyond the largest training set here.")
         return (f"{want:,}: from there on, training from scratch is within {margin * 100:g} point of the "
-                f"better transfer method (points ahead of from scratch: {gains}). Below it, the "
+                f"best transfer method (points ahead of from scratch: {gains}). Below it, the "
                 "pretrained features are worth having.")
     if answer is not None and answer not in sizes:
         raise Wrong(f"{answer} is not one of the measured sizes {sizes}: answer one of them, or None.")
-    hint = f" (the better transfer method's lead over from scratch, in points: {gains})"
-    for column in TRANSFER:
+    hint = f" (the best transfer method's lead over from scratch, in points: {gains})"
+    for column in methods:
         if answer == transfer_stops_paying(accuracy, margin, (column,)) and answer != want:
-            raise Wrong(f"that compares from scratch with {column} only; compare with the better of "
-                        f"feature extraction and fine-tuning at each size{hint}.")
+            raise Wrong(f"that compares from scratch with {column} only; compare with the best of "
+                        f"{', '.join(methods)} at each size{hint}.")
     if answer == transfer_stops_paying(accuracy, margin * 100):
         raise Wrong(f"MARGIN is a fraction of the test set: 0.01 is one percentage point, like the "
                     f"accuracies in the table (0.812 = 81.2%). A margin of 1 would accept any gap{hint}.")
     if want is None:
-        raise Wrong(f"at every size the better transfer method is ahead by more than {margin * 100:g} "
+        raise Wrong(f"at every size the best transfer method is ahead by more than {margin * 100:g} "
                     f"point, so the answer is None{hint}.")
     if answer is None:
-        raise Wrong(f"at {want:,} photos from scratch comes within {margin * 100:g} point of the better "
+        raise Wrong(f"at {want:,} photos from scratch comes within {margin * 100:g} point of the best "
                     f"transfer method, so the answer is a size, not None{hint}.")
     raise Wrong(f"expected the smallest size at which best transfer − from scratch ≤ {margin:g}; "
                 f"got {answer:,}{hint}.")
