@@ -196,14 +196,18 @@ def runtimes_table() -> str:
     lines = ["| # | notebook | what it teaches | budget | full run, AVX2 | full run, AVX-512 | on Colab |",
              "| --- | --- | --- | ---: | ---: | ---: | --- |"]
     machines = set()
+    stale = False
     for number, (path, run, budget) in _runs().items():
         meta = _notebook_meta(path)
         title = meta["title"].split("·", 1)[-1].strip()
         by_class = report.full_runs(meta)
+        current = (run or {}).get("date") or ""
         cells = []
         for cls in MACHINE_CLASSES:
             r = by_class.get(cls)
-            cells.append(_minutes(r["seconds"]) if r else "—")
+            older = bool(r and current and (r.get("date") or "") < current)
+            cells.append((_minutes(r["seconds"]) + (" †" if older else "")) if r else "—")
+            stale |= older
             if r:
                 machines.add(r["platform"])
         lines.append(f"| {number} | [{title}](notebooks/{path.name}) | {TEACHES.get(number, '')} | "
@@ -211,6 +215,9 @@ def runtimes_table() -> str:
     lines += ["", "Full runs: each notebook's latest full-profile run on each class of machine, one notebook at a "
               "time, on " + " and on ".join(sorted(machines)) + "; — where it has not been run on that class."
               if machines else ""]
+    if stale:
+        lines[-1] += (" † A run made before the notebook's committed run (an earlier date), so of an earlier "
+                      "version of it: not yet re-run on that class of machine.")
     return "\n".join(lines)
 
 

@@ -44,3 +44,26 @@ def test_a_readme_without_the_blocks_is_an_error():
     import pytest
     with pytest.raises(ValueError, match="no <!-- runtimes:start -->"):
         guide.render_readme("# README without blocks\n")
+
+
+def test_runtimes_table_marks_runs_of_an_earlier_version(tmp_path, monkeypatch):
+    """A machine class's run dated before the notebook's committed run is of an earlier version: marked †."""
+    import json
+    platform = {"AVX2": "Linux x86_64, 2 CPUs (AMD EPYC, AVX2)", "AVX-512": "Linux x86_64, 2 CPUs (AMD EPYC, AVX-512)"}
+
+    def notebook(name, avx2_date):
+        meta = {"budget_minutes": 5,
+                "committed_run": {"profile": "full", "seconds": 120.0, "platform": platform["AVX-512"],
+                                  "date": "2026-12-05"},
+                "full_runs": {"AVX2": {"seconds": 300.0, "platform": platform["AVX2"], "date": avx2_date}}}
+        path = tmp_path / name
+        path.write_text(json.dumps({"cells": [{"cell_type": "markdown", "source": ["# 09 · A test"]}],
+                                    "metadata": {"cnnlib": meta}}))
+        return path
+
+    paths = [notebook("09_old.ipynb", "2026-12-03"), notebook("10_same.ipynb", "2026-12-05")]
+    monkeypatch.setattr(report, "list_notebooks", lambda: paths)
+    rows = {line.split(" | ")[0]: line for line in guide.runtimes_table().splitlines() if line.startswith("| 09") or line.startswith("| 10")}
+    assert "| 5.0 min † | 2.0 min |" in rows["| 09"]
+    assert "| 5.0 min | 2.0 min |" in rows["| 10"]
+    assert "† A run made before the notebook's committed run" in guide.runtimes_table()
