@@ -9,7 +9,7 @@ course's blood-cell data, and records TEST, TEST_SIMPLE and random-validation ac
 - model: ``cnnlib.models.folder_classifier`` with the notebook's arguments (a 128-pixel
   ``StainCrop`` window resized to 96x96, widths 32-256, patch 2, rotation, 5% shifts,
   dropout 0.5); ``tests/test_page_models.py`` proves it identical to the notebook's page model;
-- training: Adam with a cosine decay from 2e-3, 16 epochs, batch 32, sparse cross-entropy.
+- training: Adam with a cosine decay from 2e-3, 32 epochs, batch 32, sparse cross-entropy.
 
 The seed sets what ``SEED`` sets in the notebook: the validation split, the order of the
 batches, the initial weights and the augmentations. Everything else is fixed.
@@ -17,7 +17,7 @@ batches, the initial weights and the augmentations. Everything else is fixed.
 Usage (one full training per seed, about five minutes each on 2 cores; serialise it with
 the notebooks' full runs)::
 
-    flock /tmp/fullrun.lock .venv/bin/python bench/blood_seeds.py [--seeds 5] [--epochs 16]
+    flock /tmp/fullrun.lock .venv/bin/python bench/blood_seeds.py [--seeds 5] [--epochs 32]
 
 Writes ``bench/results/blood_seeds.json`` and ``.md`` after every seed (a partial run keeps
 what it measured, and ``--resume`` runs only the seeds still missing): per seed the
@@ -154,7 +154,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=5, help="number of seeds, 0..N-1 (default 5)")
     parser.add_argument("--first-seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, default=16)
+    parser.add_argument("--epochs", type=int, default=32)
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for blood_seeds.json and .md")
     parser.add_argument("--resume", action="store_true",
                         help="keep the seeds already in --out's blood_seeds.json (same epochs and TRAIN) and run "

@@ -136,8 +136,10 @@ def flip_shift_probabilities(model, x, batch_size: int = 1000) -> dict:
 
 
 def window_tta_probabilities(model, images) -> dict:
-    """Test-time augmentation for a model that starts with a ``models.StainCrop`` (notebook 07
-    writes the same on the page). ``images``: whole images ``(n, H, W, 3)``, 0..255.
+    """Test-time augmentation for a model that starts with a ``models.StainCrop``, for
+    ``bench/blood_seeds.py``: ``"flip4"`` is notebook 07's page TTA (``predict_flip_tta``);
+    ``"dihedral8"`` is a candidate the bench measures against it. ``images``: whole images
+    ``(n, H, W, 3)``, 0..255.
 
     Returns ``(n, k)`` class probabilities: ``"plain"``, one view; ``"flip4"``, the mean over
     the whole image as is, flipped left-right, upside down and both (the crop finds the cell
