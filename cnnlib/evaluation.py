@@ -160,13 +160,12 @@ def window_tta_probabilities(model, images) -> dict:
     head = keras.Model(crop.output, model.output)          # everything after the crop
     images = tf.convert_to_tensor(np.asarray(images), tf.float32)
 
-    def proba(fn, views):
-        return np.mean([_as_proba(fn(v, training=False)) for v in views], axis=0)
-
-    flips = [images, images[:, :, ::-1], images[:, ::-1], images[:, ::-1, ::-1]]
+    flips = [_as_proba(model(v, training=False))
+             for v in (images, images[:, :, ::-1], images[:, ::-1], images[:, ::-1, ::-1])]
     windows = crop(images)
-    turns = [tf.image.rot90(w, k) for w in (windows, windows[:, :, ::-1]) for k in range(4)]
-    return {"plain": proba(model, flips[:1]), "flip4": proba(model, flips), "dihedral8": proba(head, turns)}
+    turns = [_as_proba(head(tf.image.rot90(w, k), training=False))
+             for w in (windows, windows[:, :, ::-1]) for k in range(4)]
+    return {"plain": flips[0], "flip4": np.mean(flips, axis=0), "dihedral8": np.mean(turns, axis=0)}
 
 
 def _as_proba(out) -> np.ndarray:

@@ -378,34 +378,33 @@ def array_batches(x, y, *, batch_size: int, shuffle: bool = True, seed: int | No
     return no_autotune(data.prefetch(2))
 
 
-def _as_batches(x, y, batch_size, fit_kwargs):
-    """fit's arrays as ``array_batches`` datasets (training and validation), with Keras's own
-    semantics: ``validation_split`` holds out the last fraction, before any shuffling;
-    ``shuffle`` defaults to True. Returns ``(x, y, fit_kwargs)``, unchanged where the
-    arrays cannot be converted (sample weights, steps_per_epoch, a dict or list of inputs)."""
+def _as_batches(x, y, batch_size, validation_data, fit_kwargs):
+    """fit's arrays as ``array_batches`` datasets (training, and validation when it is a pair of
+    arrays), with Keras's own semantics: ``validation_split`` holds out the last fraction,
+    before any shuffling; ``shuffle`` defaults to True. Returns ``(x, y, validation_data,
+    fit_kwargs)``, unchanged where the arrays cannot be converted (sample weights,
+    steps_per_epoch, a dict or list of inputs)."""
     if (y is None or not hasattr(x, "shape") or not hasattr(y, "shape") or len(x) != len(y)
             or fit_kwargs.get("sample_weight") is not None or fit_kwargs.get("steps_per_epoch")):
-        return x, y, fit_kwargs
+        return x, y, validation_data, fit_kwargs
     kwargs = dict(fit_kwargs)
     batch_size = int(batch_size or 32)                       # Keras's default
     split = kwargs.pop("validation_split", 0.0) or 0.0
     if split:
-        if kwargs.get("validation_data") is not None:
-            return x, y, fit_kwargs                          # Keras ignores the split then: let it
+        if validation_data is not None:
+            return x, y, validation_data, fit_kwargs         # Keras ignores the split then: let it
         at = int(math.floor(len(x) * (1.0 - split)))
         if at in (0, len(x)):
             raise ValueError(f"validation_split={split} leaves no training or no validation samples of {len(x)}.")
-        kwargs["validation_data"] = (x[at:], y[at:])
+        validation_data = (x[at:], y[at:])
         x, y = x[:at], y[:at]
     shuffle = kwargs.pop("shuffle", True)
-    val = kwargs.get("validation_data")
-    if isinstance(val, (tuple, list)) and len(val) == 2 and all(hasattr(a, "shape") for a in val):
-        kwargs["validation_data"] = array_batches(*val, batch_size=kwargs.pop("validation_batch_size", None)
-                                                  or batch_size, shuffle=False)
-    elif hasattr(val, "element_spec"):
-        kwargs["validation_data"] = no_autotune(val)
+    if (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2
+            and all(hasattr(a, "shape") for a in validation_data)):
+        validation_data = array_batches(*validation_data, shuffle=False,
+                                        batch_size=kwargs.pop("validation_batch_size", None) or batch_size)
     kwargs["shuffle"] = False                                # the dataset shuffles itself
-    return array_batches(x, y, batch_size=batch_size, shuffle=bool(shuffle)), None, kwargs
+    return array_batches(x, y, batch_size=batch_size, shuffle=bool(shuffle)), None, validation_data, kwargs
 
 
 def count_params(model: keras.Model) -> int:
@@ -452,14 +451,12 @@ def fit(model: keras.Model, x, y=None, *, epochs: int, batch_size: int | None = 
     # epochs, but never the slow speed that the autotuner brings on 2-core machines.
     if hasattr(x, "element_spec"):
         x = no_autotune(x)
-        if hasattr(validation_data, "element_spec"):
-            validation_data = no_autotune(validation_data)
     else:
-        fit_kwargs["validation_data"] = validation_data
-        x, y, fit_kwargs = _as_batches(x, y, batch_size, fit_kwargs)
-        validation_data = fit_kwargs.pop("validation_data", None)
+        x, y, validation_data, fit_kwargs = _as_batches(x, y, batch_size, validation_data, fit_kwargs)
         if hasattr(x, "element_spec"):
             batch_size = None                    # x is now batched
+    if hasattr(validation_data, "element_spec"):
+        validation_data = no_autotune(validation_data)
     t0 = time.perf_counter()
     hist = model.fit(x, y, epochs=int(epochs), batch_size=batch_size,
                      validation_data=validation_data, callbacks=cbs, verbose=0, **fit_kwargs)
