@@ -14,6 +14,12 @@ course's blood-cell data, and records TEST, TEST_SIMPLE and random-validation ac
 The seed sets what ``SEED`` sets in the notebook: the validation split, the order of the
 batches, the initial weights and the augmentations. Everything else is fixed.
 
+``--passes-before-fit N`` iterates the training set N times before training, as a look at the
+data or a timing pass would. A seeded shuffle draws a new order on every pass, so the fit then
+sees the orders of passes N+1, N+2, ...: the same model, data and seed, another batch order.
+(Notebook 07 once made such a timing pass; with ``--passes-before-fit 1`` this script repeats
+that notebook run's score to the last image.)
+
 Usage (one full training per seed, about five minutes each on 2 cores; serialise it with
 the notebooks' full runs)::
 
@@ -64,7 +70,7 @@ def tta_accuracies(model, ds) -> dict:
     return {view: n / total for view, n in right.items()}
 
 
-def run_seed(seed: int, epochs: int, keep_models=None) -> dict:
+def run_seed(seed: int, epochs: int, keep_models=None, passes_before_fit: int = 0) -> dict:
     """Train and evaluate the recipe once with ``seed`` in this process; return the record."""
     import keras
 
@@ -83,13 +89,16 @@ def run_seed(seed: int, epochs: int, keep_models=None) -> dict:
         test_ds = folders.image_dataset(test_scan, shuffle=False, cache=False, **common)
         simple_ds = folders.image_dataset(simple_scan, shuffle=False, cache=False, **common)
 
+        for _ in range(passes_before_fit):      # each pass moves the seeded shuffle on by one order
+            for _ in train_ds:
+                pass
         training.set_seed(seed)
         model = models.folder_classifier(IMAGE_SIZE, num_classes=len(names), crop=models.StainCrop(**CROP), **MODEL)
         steps = epochs * len(train_ds)
         model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(PEAK_LR, steps)),
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         fit = training.fit(model, train_ds, epochs=epochs, log_every=0)
-        out = {"seed": seed, "fit_seconds": fit.seconds, "train_accuracy": fit.final("accuracy")}
+        out = {"seed": seed, "passes_before_fit": passes_before_fit, "fit_seconds": fit.seconds, "train_accuracy": fit.final("accuracy")}
         for key, ds in (("test_accuracy", test_ds), ("test_simple_accuracy", simple_ds), ("val_accuracy", val_ds)):
             out[key] = float(evaluation.evaluate(model, ds, class_names=names).accuracy)
         for key, ds in (("test_accuracy", test_ds), ("test_simple_accuracy", simple_ds)):
@@ -119,7 +128,9 @@ def markdown(study: dict) -> str:
     runs = study["runs"]
     lines = [f"# Notebook 07's recipe over {len(runs)} seed(s)", "",
              f"{study['epochs']} epochs at {study['image_size'][0]}x{study['image_size'][1]}, TRAIN "
-             f"{study['train_per_class']} per class (80% trained, a random 20% held out), on {study['cpu']}; "
+             f"{study['train_per_class']} per class (80% trained, a random 20% held out)"
+             + (f", {study['passes_before_fit']} pass(es) over the training set before each fit"
+                if study.get("passes_before_fit") else "") + f", on {study['cpu']}; "
              f"TensorFlow {study['tensorflow']}, Keras {study['keras']}; {study['date']}.", "",
              "| seed | TEST | TEST, flip TTA | TEST, 8-view TTA | TEST_SIMPLE | TEST_SIMPLE, flip TTA | "
              "TEST_SIMPLE, 8-view TTA | random 20% of TRAIN | fit (s) |",
@@ -146,8 +157,8 @@ def markdown(study: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _child(seed: int, epochs: int, keep_models=None) -> None:
-    print(json.dumps(run_seed(seed, epochs, keep_models)))
+def _child(seed: int, epochs: int, keep_models=None, passes_before_fit: int = 0) -> None:
+    print(json.dumps(run_seed(seed, epochs, keep_models, passes_before_fit)))
 
 
 def main(argv=None) -> int:
@@ -161,14 +172,19 @@ def main(argv=None) -> int:
                              "only the missing ones")
     parser.add_argument("--keep-models", type=Path, default=None,
                         help="also save each seed's trained model there (blood_seed<N>.keras), to study later")
+    parser.add_argument("--passes-before-fit", type=int, default=0,
+                        help="iterate the training set this many times before each fit, as a timing pass would "
+                             "(default 0: the notebook's recipe)")
     parser.add_argument("--child-seed", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     sys.path.insert(0, str(REPO))
     if args.child_seed is not None:
-        _child(args.child_seed, args.epochs, args.keep_models)
+        _child(args.child_seed, args.epochs, args.keep_models, args.passes_before_fit)
         return 0
     if args.seeds < 1 or args.epochs < 1:
         parser.error("--seeds and --epochs must be at least 1")
+    if args.passes_before_fit < 0:
+        parser.error("--passes-before-fit must be 0 or more")
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
@@ -178,14 +194,16 @@ def main(argv=None) -> int:
     study = {"recipe": "notebooks/07_blood_cells.ipynb section 5", "epochs": args.epochs,
              "image_size": list(IMAGE_SIZE), "crop": CROP, "model": {k: list(v) if isinstance(v, tuple) else v
                                                                     for k, v in MODEL.items()},
-             "train_per_class": TRAIN_PER_CLASS, "cpu": report.platform_summary(),
+             "train_per_class": TRAIN_PER_CLASS, "passes_before_fit": args.passes_before_fit,
+             "cpu": report.platform_summary(),
              "tensorflow": tf.__version__, "keras": keras.__version__, "date": time.strftime("%Y-%m-%d"),
              "runs": []}
     args.out.mkdir(parents=True, exist_ok=True)
     previous = args.out / "blood_seeds.json"
     if args.resume and previous.is_file():
         old = json.loads(previous.read_text())
-        if (old.get("epochs"), old.get("train_per_class")) == (args.epochs, TRAIN_PER_CLASS):
+        if (old.get("epochs"), old.get("train_per_class"), old.get("passes_before_fit", 0)) == \
+                (args.epochs, TRAIN_PER_CLASS, args.passes_before_fit):
             study["runs"] = old["runs"]
     done = {r["seed"] for r in study["runs"]}
     env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="3")
@@ -196,7 +214,7 @@ def main(argv=None) -> int:
             continue
         t0 = time.perf_counter()
         res = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child-seed", str(seed),
-                              "--epochs", str(args.epochs)]
+                              "--epochs", str(args.epochs), "--passes-before-fit", str(args.passes_before_fit)]
                              + (["--keep-models", str(args.keep_models.resolve())] if args.keep_models else []), capture_output=True, text=True, env=env, cwd=REPO)
         if res.returncode != 0:
             print(f"seed {seed} failed:\n{res.stderr[-3000:]}", file=sys.stderr)

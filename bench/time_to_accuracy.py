@@ -29,7 +29,7 @@ enable_onednn()  # TF_ENABLE_ONEDNN_OPTS=1 unless set: TensorFlow reads it at im
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from cnnlib import datasets, evaluation, models, training  # noqa: E402
+from cnnlib import datasets, evaluation, models, report, training  # noqa: E402
 
 # improved MNIST: notebook 03's 4 epochs; improved CIFAR-10: notebook 04 trains for a 12-minute
 # budget (training.TimeBudget), not for epochs: None here means that budget, --improved-epochs N
@@ -114,6 +114,20 @@ def _cifar_improved(data, epochs, seed):
     return fit, float((probs.argmax(1) == yt).mean())      # with 6-view test-time augmentation, as in notebook 04
 
 
+def table(rows, recipes) -> str:
+    """The Markdown table of ``rows`` (dataset, train images, epochs by recipe, medians by recipe, and
+    optionally every run's test accuracy by recipe): medians, and the range when there were repeats."""
+    lines = ["| dataset | train images | recipe | epochs | test accuracy (median) | lowest - highest | runs "
+             "| fit s | images/s |", "| --- | ---: | --- | ---: | ---: | --- | ---: | ---: | ---: |"]
+    for name, n, epochs, med, *every in rows:
+        for recipe in recipes:
+            acc, sec, ips, _ = med[recipe]
+            accs = every[0][recipe] if every else [acc]
+            lines.append(f"| {name} | {n:,} | {recipe} | {epochs[recipe]} | {acc:.4f} | "
+                         f"{min(accs):.4f} - {max(accs):.4f} | {len(accs)} | {sec:.1f} | {ips:,.0f} |")
+    return "\n".join(lines)
+
+
 RECIPES = {"mnist": (_mnist_data, _mnist_classic, _mnist_improved),
            "cifar10": (_cifar_data, _cifar_classic, _cifar_improved)}
 
@@ -128,10 +142,13 @@ def main(argv=None) -> int:
                         "notebook 04's 12-minute budget unless this is given)")
     p.add_argument("--n-train", type=int, default=None, help="train on only the first N training images")
     p.add_argument("--repeats", type=int, default=1, help="runs per recipe (medians are reported)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the first run; run r uses seed + r")
+    p.add_argument("--only", choices=["classic", "improved"], default=None,
+                   help="train only this recipe (e.g. a seed study of the classic one: --only classic --repeats 5)")
     args = p.parse_args(argv)
     if args.repeats < 1:
         p.error("--repeats must be >= 1")
+    recipes = [args.only] if args.only else ["classic", "improved"]
 
     names = ["mnist", "cifar10"] if args.dataset == "both" else [args.dataset]
     rows = []
@@ -140,9 +157,11 @@ def main(argv=None) -> int:
         data = load(args.n_train)
         epochs = {"classic": args.classic_epochs or DEFAULTS[name]["classic"],
                   "improved": args.improved_epochs or DEFAULTS[name]["improved"]}
-        results = {"classic": [], "improved": []}
+        results = {recipe: [] for recipe in recipes}
         for r in range(args.repeats):
             for recipe, fn in (("classic", classic), ("improved", improved)):   # interleaved: same conditions
+                if recipe not in recipes:
+                    continue
                 t = time.perf_counter()
                 fit, acc = fn(data, epochs[recipe], args.seed + r)
                 results[recipe].append((acc, fit.seconds, fit.images_per_second, fit.epochs))
@@ -150,20 +169,16 @@ def main(argv=None) -> int:
                       f"({time.perf_counter() - t:.0f} s with evaluation)", flush=True)
         med = {k: [statistics.median(v[i] for v in results[k]) for i in range(4)] for k in results}
         ran = {k: statistics.median(v[3] for v in results[k]) for k in results}
-        rows.append((name, len(data[0]), ran, med))
+        rows.append((name, len(data[0]), ran, med, {k: [v[0] for v in results[k]] for k in results}))
 
-    print(f"\nTime to accuracy: medians of {args.repeats} run(s), {os.cpu_count()} CPUs, "
-          f"Keras {keras.__version__}")
-    header = (f"| dataset | train images | recipe | epochs | test accuracy | fit s | images/s |")
-    print(header)
-    print("| --- | ---: | --- | ---: | ---: | ---: | ---: |")
-    for name, n, epochs, med in rows:
-        for recipe in ("classic", "improved"):
-            acc, sec, ips, _ = med[recipe]
-            print(f"| {name} | {n:,} | {recipe} | {epochs[recipe]} | {acc:.4f} | {sec:.1f} | {ips:,.0f} |")
+    print(f"\nTime to accuracy: medians of {args.repeats} run(s) (seeds {args.seed} to "
+          f"{args.seed + args.repeats - 1}), {report.platform_summary()}, Keras {keras.__version__}")
+    print(table(rows, recipes))
+    if len(recipes) < 2:
+        return 0
     print("\n| dataset | fit time improved / classic | accuracy improved - classic |")
     print("| --- | ---: | ---: |")
-    for name, n, epochs, med in rows:
+    for name, n, epochs, med, _ in rows:
         print(f"| {name} | {med['improved'][1] / med['classic'][1]:.2f} | "
               f"{med['improved'][0] - med['classic'][0]:+.4f} |")
     return 0

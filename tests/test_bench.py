@@ -50,3 +50,37 @@ def test_profile_step_table_reports_medians_and_the_fastest_round():
     assert "| 2000 | 630 | 3.17x |" in full and full.rstrip().endswith("| 620 |  |")
     assert "| 1400 | 600 | 2.33x | +30 ms |" in loop and loop.rstrip().endswith("| 600 | +20 ms |")
     assert "of it" in text
+
+
+def test_blood_seeds_summary_and_report():
+    seeds = _load("blood_seeds")
+    runs = [{"seed": s, "test_accuracy": a, "test_simple_accuracy": 0.9, "val_accuracy": 0.94, "fit_seconds": 240.0}
+            for s, a in enumerate((0.887, 0.843, 0.884))]
+    summary = seeds.summary(runs)
+    assert summary["test_accuracy"]["median"] == 0.884
+    assert round(summary["test_accuracy"]["spread"], 3) == 0.044
+    study = {"runs": runs, "summary": summary, "epochs": 32, "image_size": [240, 320], "train_per_class": 800,
+             "cpu": "a CPU", "tensorflow": "2.21.0", "keras": "3.15.1", "date": "2026-12-05"}
+    text = seeds.markdown(study)
+    assert "| 1 | 84.3% | - | - | 90.0% |" in text and "median 88.4%" in text
+    assert "pass(es) over the training set" not in text
+    assert "1 pass(es) over the training set before each fit" in seeds.markdown({**study, "passes_before_fit": 1})
+
+
+def test_blood_seeds_rejects_bad_arguments(capsys):
+    import pytest
+    seeds = _load("blood_seeds")
+    for argv in (["--passes-before-fit", "-1"], ["--seeds", "0"]):
+        with pytest.raises(SystemExit):
+            seeds.main(argv)
+        assert "must be" in capsys.readouterr().err
+
+
+def test_time_to_accuracy_table_shows_the_range_over_seeds():
+    tta = _load("time_to_accuracy")
+    med = {"classic": (0.70, 220.0, 2700.0, 15)}
+    rows = [("cifar10", 40000, {"classic": 15}, med, {"classic": [0.645, 0.70, 0.708]})]
+    line = tta.table(rows, ["classic"]).splitlines()[-1]
+    assert line == "| cifar10 | 40,000 | classic | 15 | 0.7000 | 0.6450 - 0.7080 | 3 | 220.0 | 2,700 |"
+    one = tta.table([rows[0][:4]], ["classic"]).splitlines()[-1]
+    assert "| 0.7000 | 0.7000 - 0.7000 | 1 |" in one

@@ -192,6 +192,28 @@ def test_pipeline_two_epochs_run_and_shuffle_is_seeded(tmp_path):
     assert not np.array_equal(first[0], other[0])               # another seed, another order
 
 
+def test_a_pass_moves_a_seeded_shuffle_on_and_a_twin_starts_from_the_first_order(tmp_path):
+    """What notebook 07 relies on: every pass over a seeded dataset, one made only to time it
+    included, moves its shuffle on to the next order; a twin made by the same call starts from
+    the first order, and reads the file cache that the pass filled."""
+    root = tmp_path / "data"
+    for i in range(10):
+        write_jpeg(root / "a" / f"{i}.jpg", color=(i * 20, 0, 0))
+        write_jpeg(root / "b" / f"{i}.jpg", color=(0, i * 20, 0))
+    kw = dict(image_size=(8, 8), batch_size=5, seed=0, cache=str(tmp_path / "cache" / "train"))
+
+    def one_pass(ds):
+        return np.concatenate([x.numpy()[:, 0, 0, :2].ravel() for x, _ in ds])
+
+    timed = folders.image_dataset(root, **kw)
+    twin = folders.image_dataset(root, **kw)          # made before the cache exists, like train_ds
+    first = one_pass(timed)                           # the timing pass: fills the cache
+    assert not np.array_equal(one_pass(timed), first)  # the same object moved on to its second order
+    for path in root.rglob("*.jpg"):                  # new pixels on disk: only the cache holds the old
+        write_jpeg(path, color=(255, 255, 255))
+    np.testing.assert_array_equal(one_pass(twin), first)
+
+
 def test_validation_split_is_complementary_and_binary_labels(tmp_path):
     root = tmp_path / "data"
     for i in range(10):

@@ -66,3 +66,37 @@ def test_make_test_runs_the_instructor_edition_strictly_under_nbval():
     assert "CNNLIB_EXERCISES_STRICT=1" in test_rule and "CNNLIB_PROFILE=smoke" in test_rule
     pyproject = (root / "pyproject.toml").read_text()
     assert "--nbval-lax" in pyproject and '"notebooks"' in pyproject
+
+
+def _iterations_before_fits(path) -> list[tuple[str, str]]:
+    """(dataset name, the code that iterates it) for every ``training.fit(model, NAME, ...)`` of
+    the notebook whose NAME an earlier line of code already iterates."""
+    cells = ["".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+    found = []
+    for i, src in enumerate(cells):
+        for fit in re.finditer(r"training\.fit\(\s*\w+,\s*([A-Za-z_]\w*)\b", src):
+            name = fit.group(1)
+            uses = re.compile(rf"\bin\s+{name}\b(?!\s*\.)|\biter\(\s*{name}\s*\)|\b{name}\.(?:take|skip|as_numpy_iterator)\(")
+            before = "\n".join(cells[:i]) + "\n" + src[:fit.start()]
+            found += [(name, use.group(0)) for use in uses.finditer(before)]
+    return found
+
+
+def test_the_pattern_finds_a_pass_before_a_fit(tmp_path):
+    nb = {"cells": [{"cell_type": "code", "source": ["n = sum(1 for x, _ in train_ds)\n"]},
+                    {"cell_type": "code", "source": ["for x in val_ds.take(1):\n    pass\n"]},
+                    {"cell_type": "code", "source": ["fit = training.fit(model, train_ds, epochs=3)\n"]},
+                    {"cell_type": "code", "source": ["fit = training.fit(model, val_ds)\n"]},
+                    {"cell_type": "code", "source": ["fit = training.fit(model, fresh_ds, epochs=len(train_ds))\n"]}]}
+    path = tmp_path / "nb.ipynb"
+    path.write_text(json.dumps(nb))
+    assert _iterations_before_fits(path) == [("train_ds", "in train_ds"), ("val_ds", "val_ds.take(")]
+
+
+@pytest.mark.parametrize("path", report.list_notebooks(), ids=lambda p: p.name)
+def test_no_notebook_iterates_a_training_dataset_before_fitting_on_it(path):
+    """A seeded tf.data shuffle draws a new order on every pass, a look or a timing pass
+    included: a fit after one would not repeat a run (or a bench) that skipped it. Notebook 07
+    once scored 4.7 points lower for that alone (bench/results/blood_trials.md)."""
+    assert _iterations_before_fits(path) == [], \
+        f"{path.name}: iterate a twin (the same call again) instead of the dataset the model trains on"

@@ -87,3 +87,14 @@ def test_doctor_all_set_with_fixture_data(isolated_data, capsys):
     out = capsys.readouterr().out
     assert "ok       data: blood_cells  $CNNLIB_DATA_DIR/dataset2-master" in out
     assert "Jupyter kernel" in out and "TensorFlow" in out
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_a_budget_named_in_the_prose_is_the_declared_one(path):
+    """The runner, the README and the instructor guide read cnnlib.budget_minutes; prose that
+    names a budget must say the same figure."""
+    nb = json.loads(path.read_text())
+    declared = nb["metadata"].get("cnnlib", {}).get("budget_minutes")
+    prose = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    for minutes in re.findall(r"budgeted at (\d+(?:\.\d+)?) minutes", prose):
+        assert float(minutes) == declared, f"{path.name}: the prose says {minutes} minutes, the metadata {declared}"
