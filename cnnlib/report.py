@@ -292,9 +292,10 @@ def vector_class(platform_line: str) -> str:
     ``"AVX-512"`` (with or without AMX), ``"AVX2"`` (with or without AVX-VNNI), or the
     vector features it names otherwise (``"ARM NEON"``...); ``"unknown"`` without any."""
     line = (platform_line or "").rstrip()
-    if not line.endswith(")") or ", " not in line:
+    inside = line[line.rfind("(") + 1:-1] if line.endswith(")") else ""   # "CPU model, features"
+    if ", " not in inside:                      # an older line, the CPU model without its features
         return "unknown"
-    named = line[:-1].rsplit(", ", 1)[-1].strip()
+    named = inside.rsplit(", ", 1)[-1].strip()
     return named.split(" + ")[0] if named.startswith("AVX") else named
 
 

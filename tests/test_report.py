@@ -218,6 +218,8 @@ def test_index_html_links_every_report_with_its_runtime_budget_and_key_metrics(o
     ("Linux x86_64, 4 CPUs (Intel(R) Core(TM) i5, AVX2 + AVX-VNNI)", "AVX2"),
     ("Darwin arm64, 8 CPUs (Apple M2, ARM NEON)", "ARM NEON"),
     ("", "unknown"), ("Linux x86_64, 2 CPUs", "unknown"),
+    ("Linux x86_64, 2 CPUs (AMD EPYC)", "unknown"),                     # older lines: no features named
+    ("Linux x86_64, 2 CPUs (Intel(R) Xeon(R) Platinum 8375C)", "unknown"),
 ])
 def test_vector_class_reads_the_machine_class_of_a_platform_line(line, cls):
     assert report.vector_class(line) == cls
