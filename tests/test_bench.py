@@ -84,3 +84,11 @@ def test_time_to_accuracy_table_shows_the_range_over_seeds():
     assert line == "| cifar10 | 40,000 | classic | 15 | 0.7000 | 0.6450 - 0.7080 | 3 | 220.0 | 2,700 |"
     one = tta.table([rows[0][:4]], ["classic"]).splitlines()[-1]
     assert "| 0.7000 | 0.7000 - 0.7000 | 1 |" in one
+
+
+def test_time_to_accuracy_keras_feed_needs_the_whole_training_set(capsys):
+    import pytest
+    tta = _load("time_to_accuracy")
+    with pytest.raises(SystemExit):
+        tta.main(["--dataset", "cifar10", "--classic-feed", "keras", "--n-train", "1000"])
+    assert "drop --n-train" in capsys.readouterr().err

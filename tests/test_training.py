@@ -328,6 +328,36 @@ def test_array_batches_cover_every_sample_once_per_pass_in_a_new_order():
     assert np.concatenate([by.numpy() for _, by in in_order]).tolist() == list(range(10))
 
 
+def _orders_seen_by_fit(fit_call, epochs=3):
+    """The labels of each epoch's single batch of 12, in the order a fit call fed them."""
+    seen = []
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(0.0), loss="mse", run_eagerly=True)
+    step = model.train_step
+    model.train_step = lambda data: (seen.append(np.asarray(data[1]).ravel().tolist()), step(data))[1]
+    fit_call(model, np.arange(12, dtype="float32")[:, None], np.arange(12, dtype="float32"), epochs)
+    return seen
+
+
+def test_fit_reshuffles_every_epoch_with_a_global_seed_where_keras_model_fit_does_not():
+    """Why training.fit feeds arrays itself. After keras.utils.set_random_seed (training.set_seed),
+    Keras 3's model.fit on NumPy arrays shuffles once and repeats that order every epoch: its
+    tf.random.shuffle runs inside a tf.data map, and a seeded random op there restarts with each
+    epoch's iterator (tensorflow/tensorflow#35682). For R3 that cost 3.6 to 6.3 points over three seeds
+    (bench/results/r3_seeds.md). If this test's Keras half fails, Keras reshuffles again: update
+    the README's "tf.data's autotuner, off" paragraph."""
+    training.set_seed(0)
+    keras_orders = _orders_seen_by_fit(lambda m, x, y, e: m.fit(x, y, batch_size=12, epochs=e, verbose=0))
+    assert keras_orders[0] == keras_orders[1] == keras_orders[2] != list(range(12))
+    training.set_seed(0)
+    ours = _orders_seen_by_fit(lambda m, x, y, e: training.fit(m, x, y, batch_size=12, epochs=e, log_every=0))
+    assert all(sorted(o) == list(range(12)) for o in ours)
+    assert len({tuple(o) for o in ours}) == 3                          # a new order every epoch
+    training.set_seed(0)
+    assert _orders_seen_by_fit(lambda m, x, y, e: training.fit(m, x, y, batch_size=12, epochs=e,
+                                                                log_every=0)) == ours   # and reproducible
+
+
 def test_array_batches_rejects_bad_input():
     with pytest.raises(ValueError, match="x has 3 samples but y has 2"):
         training.array_batches(np.zeros((3, 1)), np.zeros(2), batch_size=2)
