@@ -17,7 +17,7 @@ batches, the initial weights and the augmentations. Everything else is fixed.
 ``--passes-before-fit N`` iterates the training set N times before training, as a look at the
 data or a timing pass would. A seeded shuffle draws a new order on every pass, so the fit then
 sees the orders of passes N+1, N+2, ...: the same model, data and seed, another batch order.
-(Notebook 07 once made such a timing pass; with ``--passes-before-fit 1`` this script repeats
+(Notebook 07 once made such a timing pass; with ``--passes-before-fit 1 --out DIR`` this script repeats
 that notebook run's score to the last image.)
 
 Usage (one full training per seed, about five minutes each on 2 cores; serialise it with
@@ -185,6 +185,9 @@ def main(argv=None) -> int:
         parser.error("--seeds and --epochs must be at least 1")
     if args.passes_before_fit < 0:
         parser.error("--passes-before-fit must be 0 or more")
+    if args.passes_before_fit and args.out.resolve() == RESULTS.resolve():
+        parser.error("--passes-before-fit changes the recipe: give --out DIR, so that "
+                     "bench/results/blood_seeds.json keeps the study notebook 07 reads")
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras

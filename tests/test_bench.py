@@ -74,6 +74,9 @@ def test_blood_seeds_rejects_bad_arguments(capsys):
         with pytest.raises(SystemExit):
             seeds.main(argv)
         assert "must be" in capsys.readouterr().err
+    with pytest.raises(SystemExit):                   # a variant never overwrites the notebook's study
+        seeds.main(["--passes-before-fit", "1"])
+    assert "give --out DIR" in capsys.readouterr().err
 
 
 def test_time_to_accuracy_table_shows_the_range_over_seeds():
