@@ -98,7 +98,8 @@ def run_seed(seed: int, epochs: int, keep_models=None, passes_before_fit: int = 
         model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(PEAK_LR, steps)),
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         fit = training.fit(model, train_ds, epochs=epochs, log_every=0)
-        out = {"seed": seed, "passes_before_fit": passes_before_fit, "fit_seconds": fit.seconds, "train_accuracy": fit.final("accuracy")}
+        out = {"seed": seed, "passes_before_fit": passes_before_fit, "fit_seconds": fit.seconds,
+               "train_accuracy": fit.final("accuracy")}
         for key, ds in (("test_accuracy", test_ds), ("test_simple_accuracy", simple_ds), ("val_accuracy", val_ds)):
             out[key] = float(evaluation.evaluate(model, ds, class_names=names).accuracy)
         for key, ds in (("test_accuracy", test_ds), ("test_simple_accuracy", simple_ds)):
@@ -216,9 +217,11 @@ def main(argv=None) -> int:
         if seed in done:
             continue
         t0 = time.perf_counter()
-        res = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child-seed", str(seed),
-                              "--epochs", str(args.epochs), "--passes-before-fit", str(args.passes_before_fit)]
-                             + (["--keep-models", str(args.keep_models.resolve())] if args.keep_models else []), capture_output=True, text=True, env=env, cwd=REPO)
+        child = [sys.executable, str(Path(__file__).resolve()), "--child-seed", str(seed),
+                 "--epochs", str(args.epochs), "--passes-before-fit", str(args.passes_before_fit)]
+        if args.keep_models:
+            child += ["--keep-models", str(args.keep_models.resolve())]
+        res = subprocess.run(child, capture_output=True, text=True, env=env, cwd=REPO)
         if res.returncode != 0:
             print(f"seed {seed} failed:\n{res.stderr[-3000:]}", file=sys.stderr)
             return 1

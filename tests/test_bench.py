@@ -3,6 +3,8 @@ demand, never as tests)."""
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 
@@ -68,7 +70,6 @@ def test_blood_seeds_summary_and_report():
 
 
 def test_blood_seeds_rejects_bad_arguments(capsys):
-    import pytest
     seeds = _load("blood_seeds")
     for argv in (["--passes-before-fit", "-1"], ["--seeds", "0"]):
         with pytest.raises(SystemExit):
@@ -90,7 +91,6 @@ def test_time_to_accuracy_table_shows_the_range_over_seeds():
 
 
 def test_time_to_accuracy_keras_feed_needs_the_whole_training_set(capsys):
-    import pytest
     tta = _load("time_to_accuracy")
     with pytest.raises(SystemExit):
         tta.main(["--dataset", "cifar10", "--classic-feed", "keras", "--n-train", "1000"])

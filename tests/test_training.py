@@ -334,7 +334,12 @@ def _orders_seen_by_fit(fit_call, epochs=3):
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
     model.compile(optimizer=keras.optimizers.SGD(0.0), loss="mse", run_eagerly=True)
     step = model.train_step
-    model.train_step = lambda data: (seen.append(np.asarray(data[1]).ravel().tolist()), step(data))[1]
+
+    def recording_step(data):                          # eager: the batch's labels are plain values
+        seen.append(np.asarray(data[1]).ravel().tolist())
+        return step(data)
+
+    model.train_step = recording_step
     fit_call(model, np.arange(12, dtype="float32")[:, None], np.arange(12, dtype="float32"), epochs)
     return seen
 
